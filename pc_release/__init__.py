@@ -1,0 +1,1 @@
+"""pc-release: promote one exact platform-control SHA through evidence-leaving gates."""

@@ -1,0 +1,149 @@
+"""`pc-release`: the operator and CI front end; promotions run as Dagster jobs on the DAGSTER_HOME instance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pc_release.errors import PcReleaseError
+from pc_release.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
+        raise PcReleaseError(f"invalid environment: {problems}", rule="settings") from None
+
+
+def _add_promotion_arguments(parser: argparse.ArgumentParser, *, dev_test: bool) -> None:
+    parser.add_argument(
+        "source_ref",
+        nargs="?",
+        default=None if dev_test else "origin/master",
+        help="ref or full SHA to promote" + ("" if dev_test else " (default origin/master)"),
+    )
+    parser.add_argument("--mode", choices=None, help="full | deploy (PLATFORM_CONTROL_RELEASE_MODE)")
+    parser.add_argument("--profile", help="standard | web-fast (PLATFORM_CONTROL_RELEASE_PROFILE)")
+    parser.add_argument("--preflight-scope", help="scoped frontend preflight: debugging override only")
+    parser.add_argument("--require-local-preflight", action="store_true", default=None)
+    if not dev_test:
+        parser.add_argument("--skip-local-preflight", action="store_true", default=None)
+        parser.add_argument(
+            "--allow-divergence",
+            action="store_true",
+            default=None,
+            help="incident-only override (PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE)",
+        )
+        parser.add_argument(
+            "--transient-retry",
+            metavar="REASON",
+            help="re-run a failed release SHA: name the infrastructure fault",
+        )
+
+
+def _run_config(args: argparse.Namespace) -> dict:
+    config = {
+        "source_ref": args.source_ref,
+        "mode": args.mode,
+        "profile": args.profile,
+        "preflight_scope": args.preflight_scope,
+        "require_local_preflight": args.require_local_preflight,
+        "skip_local_preflight": getattr(args, "skip_local_preflight", None),
+        "allow_divergence": getattr(args, "allow_divergence", None),
+        "transient_retry_reason": getattr(args, "transient_retry", None),
+    }
+    return {"ops": {"source_commit": {"config": {k: v for k, v in config.items() if v is not None}}}}
+
+
+def run_promotion(job_name: str, args: argparse.Namespace, out=sys.stdout) -> int:
+    """Validate the request, then execute the job in-process on the instance the UI reads."""
+    settings = _settings()  # before importing the code location, which reads the same environment
+
+    import dagster as dg
+
+    from pc_release.definitions import build_definitions
+    from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
+    from pc_release.reporting import summarize_run
+    from pc_release.resources.gitlab import TOKEN_ENV_VAR
+
+    config = PromotionConfig(**_run_config(args)["ops"]["source_commit"]["config"])
+    request = config.to_request(dev_test=job_name == DEV_TEST_JOB, settings=settings)
+    if not os.environ.get(TOKEN_ENV_VAR):
+        raise PcReleaseError(f"no GitLab token: set {TOKEN_ENV_VAR}", rule="gitlab-token")
+    print(
+        f"pc-release: {request.kind} of {request.source_ref} (mode {request.mode}, profile {request.profile})",
+        file=out,
+    )
+    job = build_definitions(settings).resolve_job_def(job_name)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(run_config=_run_config(args), instance=instance, raise_on_error=False)
+        summary = summarize_run(instance, result.run_id)
+    print(summary.text, file=out)
+    return 0 if result.success else 1
+
+
+def guard(args: argparse.Namespace, out=sys.stdout) -> int:
+    """GitLab CI's release-branch guard: fail when the release branch carries commits master lacks."""
+    from pc_release.policy.promotion import guard_verdict
+    from pc_release.resources.git import GitClone
+
+    settings = _settings()
+    clone = GitClone(
+        Path(args.repo or settings.repo_path),
+        settings.remote,
+        settings.master_branch,
+        settings.release_branch,
+    )
+    ref = args.ref or os.environ.get("CI_COMMIT_SHA") or clone.release_ref
+    release_only = clone.guard_commits(ref)
+    verdict = guard_verdict(release_only, settings.allow_release_branch_divergence, settings.release_branch)
+    for commit in release_only:
+        print(f"  {commit.sha} {commit.author}: {commit.subject}", file=out)
+    if not verdict.ok:
+        print(f"pc-release guard: FAILED [{verdict.rule}] {verdict.reason}", file=out)
+        return 1
+    if verdict.warning:
+        banner = "!" * 78
+        print(f"{banner}\npc-release guard: WARNING [{verdict.rule}] {verdict.reason}\n{banner}", file=out)
+        return 0
+    print(f"pc-release guard: ok: {verdict.reason}", file=out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pc-release", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    promote = sub.add_parser("promote", help="promote one exact SHA from master (the policy's normal flow)")
+    _add_promotion_arguments(promote, dev_test=False)
+    dev_test = sub.add_parser("dev-test-deploy", help="the bounded dev-test bypass; never recorded as a release")
+    _add_promotion_arguments(dev_test, dev_test=True)
+    guard_parser = sub.add_parser("guard", help="release-branch guard for GitLab CI")
+    guard_parser.add_argument("--ref", help="commit to judge (default $CI_COMMIT_SHA, else the release branch)")
+    guard_parser.add_argument("--repo", help="clone to inspect (default PC_RELEASE_REPO_PATH or .)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "promote":
+            return run_promotion("promote_release", args)
+        if args.command == "dev-test-deploy":
+            if args.source_ref is None:
+                args.source_ref = "HEAD"
+            return run_promotion("dev_test_deploy", args)
+        return guard(args)
+    except PcReleaseError as err:
+        print(f"pc-release: refused: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

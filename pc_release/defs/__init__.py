@@ -1,0 +1,1 @@
+"""Dagster definitions, one folder per domain; pc_release.definitions wires them together."""

@@ -1,0 +1,279 @@
+"""The promotion lineage: source_commit -> master_ci -> (local_preflight) -> release_branch -> release_candidate
+-> release_pipeline. Gates are blocking asset checks computed with the asset they guard."""
+
+import hashlib
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
+from pc_release.errors import PromotionBlocked
+from pc_release.models import (
+    MasterCi,
+    PreflightReport,
+    ReleaseBranchUpdate,
+    ReleaseCandidate,
+    ReleasePipeline,
+    SourceCommit,
+    Verdict,
+)
+from pc_release.policy import promotion as rules
+from pc_release.resources.files import ReleaseFilesResource
+from pc_release.resources.git import GitResource
+from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
+
+GROUP = "promotion"
+
+
+def check_result(verdict: Verdict, asset: str) -> dg.AssetCheckResult:
+    """Render a policy verdict as a Dagster check result; warnings pass but stay visible."""
+    metadata: dict[str, dg.RawMetadataValue] = {"rule": verdict.rule, "reason": verdict.reason}
+    for key, value in verdict.evidence.items():
+        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
+    return dg.AssetCheckResult(
+        check_name=verdict.rule,
+        asset_key=asset,
+        passed=verdict.ok and not verdict.warning,
+        severity=dg.AssetCheckSeverity.WARN if verdict.ok else dg.AssetCheckSeverity.ERROR,
+        description=verdict.reason,
+        metadata=metadata,
+    )
+
+
+def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"git"},
+    check_specs=[
+        _gate("reachable_from_master", "source_commit", "The SHA is already integrated in master."),
+        _gate(
+            "release_branch_guard",
+            "source_commit",
+            "The release branch has no commits that master lacks (they would be dropped silently).",
+        ),
+    ],
+)
+def source_commit(context: dg.AssetExecutionContext, config: PromotionConfig, git: GitResource):
+    """Resolve the requested ref to one exact SHA and judge it against master."""
+    dev_test = context.job_def.name == DEV_TEST_JOB
+    request = config.to_request(dev_test=dev_test)
+    clone = git.clone()
+    if dev_test:
+        verdict = rules.dev_test_clean_tree(clone.dirty_paths())
+        if not verdict.ok:
+            raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+    clone.fetch()
+    sha = clone.resolve(request.source_ref)
+    release_sha = clone.remote_release_sha()
+    release_only = clone.commits_not_on_master(release_sha) if release_sha else []
+    source = SourceCommit(
+        request=request,
+        sha=sha,
+        commit=clone.commit_info(sha),
+        on_master=clone.is_on_master(sha),
+        master_sha=clone.master_sha(),
+        release_sha=release_sha,
+        release_only_commits=release_only,
+    )
+    reachable = rules.reachable_from_master(sha, source.on_master, request)
+    guard = rules.release_branch_divergence(release_only, request, git.release_branch)
+    context.log.info(f"{request.source_ref} resolves to {sha} ({source.commit.subject}); {reachable.reason}")
+    return dg.MaterializeResult(
+        value=source,
+        metadata={
+            "sha": sha,
+            "source_ref": request.source_ref,
+            "kind": request.kind,
+            "mode": request.mode,
+            "profile": request.profile,
+            "subject": source.commit.subject,
+            "author": source.commit.author,
+            "on_master": source.on_master,
+            "master_sha": source.master_sha,
+            "previous_release_sha": release_sha or "(none)",
+        },
+        check_results=[check_result(reachable, "source_commit"), check_result(guard, "source_commit")],
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"gitlab"},
+    check_specs=[
+        _gate("master_ci_green_on_exact_sha", "master_ci", "Green master CI on the exact SHA: the primary gate.")
+    ],
+)
+def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource):
+    """The master pipeline that ran on exactly the promoted SHA."""
+    pipeline = gitlab.master_pipeline_for(source_commit.sha)
+    verdict = rules.master_ci_green_on_exact_sha(
+        source_commit.sha, pipeline, gitlab.master_branch, source_commit.request
+    )
+    context.log.info(verdict.reason)
+    metadata: dict[str, dg.RawMetadataValue] = {"sha": source_commit.sha, "status": "missing"}
+    if pipeline is not None:
+        metadata |= {
+            "pipeline_id": pipeline.id,
+            "pipeline_url": dg.MetadataValue.url(pipeline.web_url),
+            "status": pipeline.status,
+        }
+    return dg.MaterializeResult(
+        value=MasterCi(sha=source_commit.sha, pipeline=pipeline, verdict=verdict),
+        metadata=metadata,
+        check_results=[check_result(verdict, "master_ci")],
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"git"})
+def release_branch(
+    context: dg.AssetExecutionContext,
+    source_commit: SourceCommit,
+    master_ci: MasterCi,
+    local_preflight: PreflightReport,
+    git: GitResource,
+):
+    """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
+    clone = git.clone()
+    pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
+    update = ReleaseBranchUpdate(
+        branch=git.release_branch,
+        sha=source_commit.sha,
+        previous_sha=source_commit.release_sha,
+        pushed=pushed,
+    )
+    if pushed:
+        context.log.info(f"{git.release_branch}: {source_commit.release_sha or '(absent)'} -> {source_commit.sha}")
+    else:
+        context.log.info(f"{git.release_branch} already at {source_commit.sha}; nothing pushed")
+    return dg.MaterializeResult(
+        value=update,
+        metadata={
+            "sha": update.sha,
+            "previous_release_sha": update.previous_sha or "(none)",
+            "pushed": pushed,
+            "kind": source_commit.request.kind,
+            "local_preflight": local_preflight.status,
+        },
+    )
+
+
+def candidate_values(source: SourceCommit, master: MasterCi, preflight: PreflightReport, run_id: str) -> dict[str, str]:
+    request = source.request
+    pipeline = master.pipeline
+    return {
+        "PLATFORM_CONTROL_RELEASE_SHA": source.sha,
+        "PLATFORM_CONTROL_SOURCE_REF": request.source_ref,
+        "PLATFORM_CONTROL_RELEASE_KIND": request.kind,
+        "PLATFORM_CONTROL_RELEASE_MODE": request.mode,
+        "PLATFORM_CONTROL_RELEASE_PROFILE": request.profile,
+        "PLATFORM_CONTROL_CANDIDATE_CREATED_AT": datetime.now(UTC).isoformat(timespec="seconds"),
+        "PLATFORM_CONTROL_LOCAL_PREFLIGHT": preflight.status,
+        "PLATFORM_CONTROL_LOCAL_PREFLIGHT_REASON": preflight.reason,
+        "PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE": str(request.allow_divergence).lower(),
+        "PLATFORM_CONTROL_DEV_TEST_DEPLOY": str(request.dev_test).lower(),
+        "PLATFORM_CONTROL_MASTER_PIPELINE_URL": pipeline.web_url if pipeline else "none",
+        "PLATFORM_CONTROL_MASTER_PIPELINE_STATUS": pipeline.status if pipeline else "missing",
+        "PLATFORM_CONTROL_PREVIOUS_RELEASE_SHA": source.release_sha or "none",
+        "PC_RELEASE_RUN_ID": run_id,
+    }
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"file"},
+    check_specs=[
+        _gate(
+            "candidate_matches_release_branch",
+            "release_candidate",
+            "The candidate env's SHA, the remote release branch and the resolved source SHA are one SHA.",
+        )
+    ],
+)
+def release_candidate(
+    context: dg.AssetExecutionContext,
+    source_commit: SourceCommit,
+    master_ci: MasterCi,
+    local_preflight: PreflightReport,
+    release_branch: ReleaseBranchUpdate,
+    git: GitResource,
+    release_files: ReleaseFilesResource,
+):
+    """dist/platform-control-release-candidate.env, generated from the promoted SHA."""
+    candidate = release_files.write_candidate(
+        candidate_values(source_commit, master_ci, local_preflight, context.run.run_id)
+    )
+    on_disk = (release_files.read_candidate() or {}).get("PLATFORM_CONTROL_RELEASE_SHA")
+    remote = git.clone().remote_release_sha()
+    same = on_disk == remote == source_commit.sha == release_branch.sha
+    verdict = Verdict(
+        rule="candidate_matches_release_branch",
+        ok=same,
+        reason=(
+            f"candidate env, {git.release_branch} and source all point at {source_commit.sha}"
+            if same
+            else f"mismatch: candidate env {on_disk}, remote {git.release_branch} {remote}, source "
+            f"{source_commit.sha}; do not trigger a deploy from this candidate"
+        ),
+        evidence={
+            "candidate_sha": on_disk or "",
+            "remote_release_sha": remote or "",
+            "source_sha": source_commit.sha,
+        },
+    )
+    return dg.MaterializeResult(
+        value=candidate,
+        metadata={
+            "path": dg.MetadataValue.path(candidate.path),
+            "sha": candidate.sha,
+            "content_sha256": candidate.content_sha256,
+            "candidate": dg.MetadataValue.md(
+                "```\n" + "\n".join(f"{k}={v}" for k, v in candidate.values.items()) + "\n```"
+            ),
+        },
+        check_results=[check_result(verdict, "release_candidate")],
+    )
+
+
+def request_id(source: SourceCommit) -> str:
+    """Same promotion request -> same id, so a re-run finds its pipeline instead of creating a second one."""
+    request = source.request
+    key = "|".join([source.sha, request.kind, request.mode, request.profile, request.transient_retry_reason or ""])
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+@dg.asset(group_name=GROUP, kinds={"gitlab"})
+def release_pipeline(
+    context: dg.AssetExecutionContext,
+    source_commit: SourceCommit,
+    release_candidate: ReleaseCandidate,
+    gitlab: GitLabResource,
+):
+    """The GitLab pipeline on the release branch that deploys the candidate."""
+    rid = request_id(source_commit)
+    variables = rules.pipeline_variables(source_commit.request, rid)
+    pipeline, created = gitlab.create_release_pipeline(source_commit.sha, variables)
+    verb = "created" if created else "found (earlier attempt of this request)"
+    context.log.info(f"release pipeline {pipeline.id} {verb}: {pipeline.web_url}")
+    return dg.MaterializeResult(
+        value=ReleasePipeline(
+            pipeline=pipeline,
+            variables=variables,
+            request_id=rid,
+            created=created,
+            kind=source_commit.request.kind,
+        ),
+        metadata={
+            "sha": source_commit.sha,
+            "pipeline_id": pipeline.id,
+            "pipeline_url": dg.MetadataValue.url(pipeline.web_url),
+            "status": pipeline.status,
+            "variables": dg.MetadataValue.json(variables),
+            REQUEST_ID_VARIABLE: rid,
+            "created": created,
+            "kind": source_commit.request.kind,
+            "candidate_sha256": release_candidate.content_sha256,
+        },
+    )

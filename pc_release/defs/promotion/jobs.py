@@ -1,0 +1,26 @@
+"""promote_release and dev_test_deploy: the same lineage, two explicit entry points."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pc_release.defs.promotion.assets import GROUP
+from pc_release.defs.promotion.config import DEV_TEST_JOB
+
+# dagster.yaml limits runs carrying this tag to one at a time: promotions are serialized by the queue.
+PROMOTION_TAG = "pc-release/promotion"
+
+promote_release_job = dg.define_asset_job(
+    "promote_release",
+    selection=dg.AssetSelection.groups(GROUP),
+    tags={PROMOTION_TAG: "release"},
+    description="Promote one exact SHA already on master to release/platform-control and trigger its pipeline.",
+)
+
+dev_test_deploy_job = dg.define_asset_job(
+    DEV_TEST_JOB,
+    selection=dg.AssetSelection.groups(GROUP),
+    tags={PROMOTION_TAG: "dev-test"},
+    description="The policy's bounded dev-test bypass: clean tree, SHA may be outside master, deploy mode, "
+    "recorded as not a release.",
+)

@@ -1,0 +1,247 @@
+"""Promotion rules from the platform-control release policy, one pure function per rule."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from pc_release.errors import InvalidInput
+from pc_release.models import CommitInfo, PipelineInfo, PromotionRequest, Verdict
+
+FULL_SHA = re.compile(r"[0-9a-f]{40}")
+_HEXISH = re.compile(r"[0-9a-fA-F]{4,39}")
+_ALNUM40 = re.compile(r"[0-9A-Za-z]{40}")
+# git check-ref-format forbids these anywhere in a ref name.
+_FORBIDDEN_REF_PARTS = ("..", "@{", "\\", " ", "~", "^", ":", "?", "*", "[", "//")
+
+MODES = ("full", "deploy")
+PROFILES = ("standard", "web-fast")
+
+
+def validate_ref(ref: str) -> str:
+    """Accept a ref or a full SHA only if git could not mistake it for anything else.
+
+    Refs reach `git` as arguments, so option-like input (`--upload-pack=...`) must never get that far.
+    """
+    if not ref or not ref.strip():
+        raise InvalidInput("source ref is empty", rule="ref-syntax")
+    if ref != ref.strip():
+        raise InvalidInput(f"source ref {ref!r} has leading or trailing whitespace", rule="ref-syntax")
+    if ref.startswith("-"):
+        raise InvalidInput(f"source ref {ref!r} looks like a command-line option", rule="ref-syntax")
+    if any(unicodedata.category(ch).startswith("C") for ch in ref):
+        raise InvalidInput(f"source ref {ref!r} contains control characters", rule="ref-syntax")
+    if _ALNUM40.fullmatch(ref) and not FULL_SHA.fullmatch(ref.lower()):
+        raise InvalidInput(f"{ref!r} is 40 characters but not a hexadecimal SHA", rule="exact-sha")
+    if _HEXISH.fullmatch(ref):
+        raise InvalidInput(
+            f"{ref!r} looks like an abbreviated SHA; promote one exact commit by its full 40-digit SHA",
+            rule="exact-sha",
+        )
+    for part in _FORBIDDEN_REF_PARTS:
+        if part in ref:
+            raise InvalidInput(f"source ref {ref!r} contains {part!r}, which git forbids", rule="ref-syntax")
+    if ref.endswith((".", "/", ".lock")) or ref.startswith("/") or "/." in ref or ref.startswith("."):
+        raise InvalidInput(f"source ref {ref!r} is not a valid git ref name", rule="ref-syntax")
+    if ref == "@":
+        raise InvalidInput("source ref '@' is ambiguous; name a branch or a SHA", rule="ref-syntax")
+    return ref
+
+
+def validate_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise InvalidInput(
+            f"PLATFORM_CONTROL_RELEASE_MODE={mode!r} is not one of {', '.join(MODES)}", rule="release-mode"
+        )
+    return mode
+
+
+def validate_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise InvalidInput(
+            f"PLATFORM_CONTROL_RELEASE_PROFILE={profile!r} is not one of {', '.join(PROFILES)}",
+            rule="release-profile",
+        )
+    return profile
+
+
+def build_request(
+    *,
+    source_ref: str,
+    mode: str,
+    profile: str,
+    dev_test: bool,
+    skip_local_preflight: bool,
+    require_local_preflight: bool,
+    allow_divergence: bool,
+    preflight_scope: str | None = None,
+    transient_retry_reason: str | None = None,
+) -> PromotionRequest:
+    """Turn operator input into a request, or refuse it with the rule it breaks."""
+    validate_ref(source_ref)
+    validate_mode(mode)
+    validate_profile(profile)
+    if skip_local_preflight and require_local_preflight:
+        raise InvalidInput(
+            "PLATFORM_CONTROL_SKIP_LOCAL_PREFLIGHT and PLATFORM_CONTROL_REQUIRE_LOCAL_PREFLIGHT are both true; "
+            "choose one",
+            rule="preflight-flags",
+        )
+    if dev_test and mode != "deploy":
+        # The policy's bypass always triggers a deploy-mode pipeline.
+        raise InvalidInput(f"a dev-test deploy runs in deploy mode, not {mode!r}", rule="dev-test-mode")
+    if transient_retry_reason is not None and not transient_retry_reason.strip():
+        raise InvalidInput("transient_retry needs a reason naming the infrastructure failure", rule="failed-sha")
+    return PromotionRequest(
+        source_ref=source_ref,
+        mode=mode,  # type: ignore[arg-type]
+        profile=profile,  # type: ignore[arg-type]
+        kind="dev-test" if dev_test else "release",
+        # The dev-test bypass skips local preflight unless the operator asked for it.
+        skip_local_preflight=skip_local_preflight or (dev_test and not require_local_preflight),
+        require_local_preflight=require_local_preflight,
+        allow_divergence=allow_divergence or dev_test,
+        preflight_scope=preflight_scope or None,
+        transient_retry_reason=transient_retry_reason,
+    )
+
+
+def reachable_from_master(sha: str, on_master: bool, request: PromotionRequest) -> Verdict:
+    """release/platform-control may only point at a SHA already integrated in master."""
+    if on_master:
+        return Verdict(rule="reachable_from_master", ok=True, reason=f"{sha} is reachable from master")
+    if request.dev_test:
+        return Verdict(
+            rule="reachable_from_master",
+            ok=True,
+            warning=True,
+            reason=f"{sha} is not on master: allowed only by the dev-test bypass, recorded as not a release",
+        )
+    if request.allow_divergence:
+        return Verdict(
+            rule="reachable_from_master",
+            ok=True,
+            warning=True,
+            reason=f"{sha} is not on master: allowed by PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE "
+            "(incident override), recorded as not a release",
+        )
+    return Verdict(
+        rule="reachable_from_master",
+        ok=False,
+        reason=f"{sha} is not reachable from master; integrate the change into master and promote that SHA",
+    )
+
+
+def release_branch_divergence(
+    release_only: Sequence[CommitInfo], request: PromotionRequest, release_branch: str
+) -> Verdict:
+    """Commits only on the release branch must be merged back to master, never dropped silently."""
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "release_only_commits": [f"{c.sha[:12]} {c.author}: {c.subject}" for c in release_only]
+    }
+    if not release_only:
+        return Verdict(rule="release_branch_guard", ok=True, reason=f"{release_branch} has no release-only commits")
+    count = len(release_only)
+    if request.allow_divergence:
+        return Verdict(
+            rule="release_branch_guard",
+            ok=True,
+            warning=True,
+            reason=f"{release_branch} has {count} commit(s) not on master; override in force "
+            "(PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true): merge them back to master after the incident",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule="release_branch_guard",
+        ok=False,
+        reason=f"{release_branch} has {count} commit(s) not reachable from master; merge them into master "
+        "first (or set PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true for incident response)",
+        evidence=evidence,
+    )
+
+
+def dev_test_clean_tree(dirty_paths: Sequence[str]) -> Verdict:
+    """The dev-test bypass requires a clean working tree, so the deployed SHA is what was tested."""
+    if not dirty_paths:
+        return Verdict(rule="dev_test_clean_tree", ok=True, reason="working tree is clean")
+    shown = list(dirty_paths[:20])
+    return Verdict(
+        rule="dev_test_clean_tree",
+        ok=False,
+        reason=f"dev-test deploy requires a clean working tree; {len(dirty_paths)} path(s) are modified or "
+        "untracked: commit or stash them",
+        evidence={"dirty_paths": shown},
+    )
+
+
+def master_ci_green_on_exact_sha(
+    sha: str, pipeline: PipelineInfo | None, master_branch: str, request: PromotionRequest
+) -> Verdict:
+    """Green CI on master for the exact SHA is the primary promotion gate."""
+    if request.dev_test and pipeline is None:
+        return Verdict(
+            rule="master_ci_green_on_exact_sha",
+            ok=True,
+            warning=True,
+            reason=f"no master pipeline for {sha}: the dev-test bypass does not need one and does not replace it",
+        )
+    if pipeline is None:
+        return Verdict(
+            rule="master_ci_green_on_exact_sha",
+            ok=False,
+            reason=f"no {master_branch} pipeline exists for {sha}; CI must be green on the exact SHA",
+        )
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "pipeline_id": pipeline.id,
+        "pipeline_url": pipeline.web_url,
+        "pipeline_status": pipeline.status,
+    }
+    if pipeline.sha != sha or pipeline.ref != master_branch:
+        return Verdict(
+            rule="master_ci_green_on_exact_sha",
+            ok=False,
+            reason=f"pipeline {pipeline.id} ran {pipeline.ref}@{pipeline.sha[:12]}, not {master_branch}@{sha[:12]}",
+            evidence=evidence,
+        )
+    if pipeline.status == "success":
+        return Verdict(
+            rule="master_ci_green_on_exact_sha",
+            ok=True,
+            reason=f"{master_branch} pipeline {pipeline.id} is green on {sha}",
+            evidence=evidence,
+        )
+    if request.dev_test:
+        return Verdict(
+            rule="master_ci_green_on_exact_sha",
+            ok=True,
+            warning=True,
+            reason=f"{master_branch} pipeline {pipeline.id} is {pipeline.status}; ignored by the dev-test bypass",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule="master_ci_green_on_exact_sha",
+        ok=False,
+        reason=f"{master_branch} pipeline {pipeline.id} for {sha} is {pipeline.status}, not success",
+        evidence=evidence,
+    )
+
+
+def pipeline_variables(request: PromotionRequest, request_id: str) -> dict[str, str]:
+    """The variables the release pipeline is triggered with, by the policy's own names."""
+    variables = {
+        "PLATFORM_CONTROL_RELEASE_MODE": request.mode,
+        "PLATFORM_CONTROL_RELEASE_PROFILE": request.profile,
+        "PC_RELEASE_REQUEST_ID": request_id,
+    }
+    if request.allow_divergence:
+        variables["PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE"] = "true"
+    if request.dev_test:
+        variables["PLATFORM_CONTROL_DEV_TEST_DEPLOY"] = "true"
+    return variables
+
+
+def guard_verdict(release_only: Sequence[CommitInfo], allow_divergence: bool, release_branch: str) -> Verdict:
+    """The CI release-branch guard: the same rule as promotion, phrased for a pipeline log."""
+    request = PromotionRequest(allow_divergence=allow_divergence)
+    return release_branch_divergence(release_only, request, release_branch)

@@ -1,0 +1,166 @@
+"""GitResource: the git verbs a promotion needs, on a local clone, via GitPython."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+import git
+from pydantic import PrivateAttr
+
+from pc_release.errors import GitOperationError, InvalidInput, LeaseLost
+from pc_release.models import CommitInfo
+from pc_release.policy.promotion import FULL_SHA, validate_ref
+
+_LOG_FORMAT = "%H%x1f%an%x1f%cI%x1f%s"
+
+
+def _parse_log(output: str) -> list[CommitInfo]:
+    commits = []
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        sha, author, committed, subject = line.split("\x1f", 3)
+        commits.append(
+            CommitInfo(sha=sha, author=author, committed_at=datetime.fromisoformat(committed), subject=subject)
+        )
+    return commits
+
+
+class GitClone:
+    """One clone of the platform repository, with the remote it promotes to."""
+
+    def __init__(self, path: Path, remote: str, master_branch: str, release_branch: str) -> None:
+        self.path = path
+        self.remote = remote
+        self.master_branch = master_branch
+        self.release_branch = release_branch
+
+    @cached_property
+    def repo(self) -> git.Repo:
+        try:
+            return git.Repo(self.path)
+        except (git.NoSuchPathError, git.InvalidGitRepositoryError) as err:
+            raise GitOperationError(f"{self.path} is not a git clone", rule="git-clone") from err
+
+    @property
+    def master_ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.master_branch}"
+
+    @property
+    def release_ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.release_branch}"
+
+    def _git(self, *args: str) -> str:
+        try:
+            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=True)
+        except git.GitCommandError as err:
+            stderr = (err.stderr or "").strip().removeprefix("stderr: ").strip("'")
+            raise GitOperationError(f"git {args[0]} failed: {stderr}", rule="git") from err
+
+    def _status(self, *args: str) -> int:
+        status, _, _ = self.repo.git.execute(["git", *args], with_extended_output=True, with_exceptions=False)
+        return status
+
+    def fetch(self) -> None:
+        """Refresh remote-tracking refs, so every rule judges what the remote has now."""
+        self._git("fetch", "--prune", "--quiet", self.remote)
+
+    def resolve(self, ref: str) -> str:
+        """Resolve a ref or full SHA to exactly one commit SHA; refuse anything else."""
+        validate_ref(ref)
+        status, out, _ = self.repo.git.execute(
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            with_extended_output=True,
+            with_exceptions=False,
+        )
+        if status != 0 or not FULL_SHA.fullmatch(out.strip()):
+            raise InvalidInput(f"{ref!r} does not name a commit in {self.path}", rule="unknown-ref")
+        return out.strip()
+
+    def is_on_master(self, sha: str) -> bool:
+        return self._status("merge-base", "--is-ancestor", sha, self.master_ref) == 0
+
+    def master_sha(self) -> str:
+        return self._git("rev-parse", "--verify", self.master_ref)
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        return _parse_log(self._git("log", "-1", f"--format={_LOG_FORMAT}", sha, "--"))[0]
+
+    def commits_not_on_master(self, ref: str) -> list[CommitInfo]:
+        """Commits reachable from `ref` but not from master: release-only edits the policy forbids."""
+        return _parse_log(self._git("log", f"--format={_LOG_FORMAT}", f"{self.master_ref}..{ref}", "--"))
+
+    def guard_commits(self, ref: str) -> list[CommitInfo]:
+        """Release-only commits for the CI guard, which may run in a shallow clone or a bare worktree."""
+        if self.remote in self._git("remote").split():
+            shallow = self._git("rev-parse", "--is-shallow-repository") == "true"
+            refspec = f"+refs/heads/{self.master_branch}:{self.master_ref}"
+            self._git("fetch", "--quiet", *(["--unshallow"] if shallow else []), self.remote, refspec)
+            master = self.master_ref
+        else:
+            master = f"refs/heads/{self.master_branch}"
+        target = self.resolve(ref)
+        return _parse_log(self._git("log", f"--format={_LOG_FORMAT}", f"{master}..{target}", "--"))
+
+    def dirty_paths(self) -> list[str]:
+        out = self._git("status", "--porcelain=v1", "--untracked-files=normal")
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def remote_release_sha(self) -> str | None:
+        """The release branch as the remote has it right now (not the possibly stale tracking ref)."""
+        out = self._git("ls-remote", "--heads", self.remote, f"refs/heads/{self.release_branch}")
+        return out.split()[0] if out.strip() else None
+
+    def show_file(self, sha: str, path: str) -> str | None:
+        status, out, _ = self.repo.git.execute(
+            ["git", "show", f"{sha}:{path}"],
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=False,
+        )
+        return out if status == 0 else None
+
+    def push_release(self, sha: str, expected: str | None) -> bool:
+        """Point the remote release branch at `sha`, only if it still holds `expected`.
+
+        Returns False when the branch already points at `sha` (nothing to do). A concurrent change is
+        never overwritten: the lease makes git reject the push and we raise LeaseLost.
+        """
+        if expected == sha:
+            return False
+        target = f"refs/heads/{self.release_branch}"
+        lease = f"--force-with-lease={target}:{expected or ''}"
+        status, out, err = self.repo.git.execute(
+            ["git", "push", "--porcelain", lease, self.remote, f"{sha}:{target}"],
+            with_extended_output=True,
+            with_exceptions=False,
+        )
+        if status == 0:
+            return True
+        if "stale info" in out + err or "fetch first" in out + err or "[rejected]" in out + err:
+            now = self.remote_release_sha()
+            raise LeaseLost(
+                f"{self.release_branch} moved while promoting: expected {expected or '(absent)'}, remote now has "
+                f"{now or '(absent)'}; the concurrent value was kept. Another promotion is in progress or "
+                "someone pushed; re-run after checking what is there",
+            )
+        raise GitOperationError(f"git push to {self.release_branch} failed: {err.strip() or out.strip()}")
+
+
+class GitResource(dg.ConfigurableResource):
+    """The platform repository clone pc-release promotes from."""
+
+    repo_path: str
+    remote: str = "origin"
+    master_branch: str = "master"
+    release_branch: str = "release/platform-control"
+
+    _clone: GitClone | None = PrivateAttr(default=None)
+
+    def clone(self) -> GitClone:
+        if self._clone is None:
+            self._clone = GitClone(Path(self.repo_path), self.remote, self.master_branch, self.release_branch)
+        return self._clone

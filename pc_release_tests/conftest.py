@@ -1,0 +1,41 @@
+"""Shared fixtures: real git worlds in tmp dirs and the sandbox GitLab server over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from pc_release_tests.gitworld import GitWorld, make_git_world
+
+TOKEN = "glpat-test-SECRET-token-0123456789"
+
+
+@pytest.fixture
+def world(tmp_path) -> GitWorld:
+    return make_git_world(tmp_path / "git")
+
+
+@pytest.fixture(autouse=True)
+def _clean_policy_env(monkeypatch):
+    """Tests start from the policy's defaults, whatever the developer's shell exports."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("PLATFORM_CONTROL_", "PC_RELEASE_")) or name.startswith("CI_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", TOKEN)
+
+
+@pytest.fixture
+def gitlab_server(world):
+    from pc_release.sandbox.gitlab_server import SandboxGitLab
+
+    with SandboxGitLab(origin=world.origin, token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def instance():
+    import dagster as dg
+
+    with dg.instance_for_test() as inst:
+        yield inst

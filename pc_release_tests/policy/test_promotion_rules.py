@@ -1,0 +1,189 @@
+"""Table-driven tests of the promotion rules in pc_release.policy.promotion."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pc_release.errors import InvalidInput
+from pc_release.models import CommitInfo, PipelineInfo, PromotionRequest
+from pc_release.policy import promotion as rules
+
+SHA = "a" * 40
+OTHER = "b" * 40
+RELEASE = PromotionRequest()
+DEV_TEST = PromotionRequest(kind="dev-test", mode="deploy", allow_divergence=True, skip_local_preflight=True)
+OVERRIDE = PromotionRequest(allow_divergence=True)
+
+
+@pytest.mark.parametrize(
+    ("ref", "rule"),
+    [
+        ("--upload-pack=touch /tmp/pwned", "ref-syntax"),
+        ("-n", "ref-syntax"),
+        ("", "ref-syntax"),
+        ("   ", "ref-syntax"),
+        (" origin/master", "ref-syntax"),
+        ("master..release", "ref-syntax"),
+        ("master@{1}", "ref-syntax"),
+        ("mas\x00ter", "ref-syntax"),
+        ("mas\nter", "ref-syntax"),
+        ("master\x1b[31m", "ref-syntax"),
+        ("feature branch", "ref-syntax"),
+        ("HEAD~1", "ref-syntax"),
+        ("HEAD^", "ref-syntax"),
+        ("refs/heads/x.lock", "ref-syntax"),
+        ("origin/", "ref-syntax"),
+        ("a:b", "ref-syntax"),
+        ("@", "ref-syntax"),
+        ("abc1234", "exact-sha"),
+        ("a" * 39, "exact-sha"),
+        ("z" * 40, "exact-sha"),
+        ("g" + "a" * 39, "exact-sha"),
+    ],
+)
+def test_bad_refs_are_refused_with_their_rule(ref, rule):
+    with pytest.raises(InvalidInput) as err:
+        rules.validate_ref(ref)
+    assert err.value.rule == rule
+    assert f"[{rule}]" in str(err.value)
+
+
+@pytest.mark.parametrize("ref", ["origin/master", "master", "HEAD", SHA, "release/platform-control", "v1.2.3"])
+def test_good_refs_pass(ref):
+    assert rules.validate_ref(ref) == ref
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "rule"),
+    [
+        ({"mode": "fast"}, "release-mode"),
+        ({"profile": "web-slow"}, "release-profile"),
+        ({"skip_local_preflight": True, "require_local_preflight": True}, "preflight-flags"),
+        ({"dev_test": True, "mode": "full"}, "dev-test-mode"),
+        ({"transient_retry_reason": "  "}, "failed-sha"),
+        ({"source_ref": "--exec=sh"}, "ref-syntax"),
+    ],
+)
+def test_build_request_refuses(kwargs, rule):
+    base = dict(
+        source_ref="origin/master",
+        mode="full",
+        profile="standard",
+        dev_test=False,
+        skip_local_preflight=False,
+        require_local_preflight=False,
+        allow_divergence=False,
+    )
+    with pytest.raises(InvalidInput) as err:
+        rules.build_request(**(base | kwargs))
+    assert err.value.rule == rule
+
+
+def test_dev_test_request_skips_preflight_and_allows_divergence_by_default():
+    request = rules.build_request(
+        source_ref="HEAD",
+        mode="deploy",
+        profile="standard",
+        dev_test=True,
+        skip_local_preflight=False,
+        require_local_preflight=False,
+        allow_divergence=False,
+    )
+    assert (request.kind, request.skip_local_preflight, request.allow_divergence) == ("dev-test", True, True)
+    asked = rules.build_request(
+        source_ref="HEAD",
+        mode="deploy",
+        profile="standard",
+        dev_test=True,
+        skip_local_preflight=False,
+        require_local_preflight=True,
+        allow_divergence=False,
+    )
+    assert asked.skip_local_preflight is False
+
+
+@pytest.mark.parametrize(
+    ("on_master", "request_", "ok", "warning"),
+    [
+        (True, RELEASE, True, False),
+        (False, RELEASE, False, False),
+        (False, DEV_TEST, True, True),
+        (False, OVERRIDE, True, True),
+        (True, DEV_TEST, True, False),
+    ],
+)
+def test_reachable_from_master(on_master, request_, ok, warning):
+    verdict = rules.reachable_from_master(SHA, on_master, request_)
+    assert (verdict.ok, verdict.warning) == (ok, warning)
+    assert verdict.rule == "reachable_from_master"
+
+
+def _pipeline(status, sha=SHA, ref="master"):
+    return PipelineInfo(id=7, sha=sha, ref=ref, status=status, web_url="http://gl/p/7")
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "request_", "ok", "warning"),
+    [
+        (_pipeline("success"), RELEASE, True, False),
+        (_pipeline("failed"), RELEASE, False, False),
+        (_pipeline("running"), RELEASE, False, False),
+        (_pipeline("canceling"), RELEASE, False, False),
+        (_pipeline("waiting_for_callback"), RELEASE, False, False),
+        (_pipeline("success", sha=OTHER), RELEASE, False, False),
+        (_pipeline("success", ref="feature"), RELEASE, False, False),
+        (None, RELEASE, False, False),
+        (None, DEV_TEST, True, True),
+        (_pipeline("failed"), DEV_TEST, True, True),
+    ],
+)
+def test_master_ci_green_on_exact_sha(pipeline, request_, ok, warning):
+    verdict = rules.master_ci_green_on_exact_sha(SHA, pipeline, "master", request_)
+    assert (verdict.ok, verdict.warning) == (ok, warning)
+
+
+def _commit(subject):
+    return CommitInfo(sha=OTHER, subject=subject, author="Ops", committed_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("commits", "request_", "ok", "warning"),
+    [
+        ([], RELEASE, True, False),
+        ([_commit("hotfix on release")], RELEASE, False, False),
+        ([_commit("hotfix on release")], OVERRIDE, True, True),
+        ([_commit("hotfix on release")], DEV_TEST, True, True),
+    ],
+)
+def test_release_branch_divergence(commits, request_, ok, warning):
+    verdict = rules.release_branch_divergence(commits, request_, "release/platform-control")
+    assert (verdict.ok, verdict.warning) == (ok, warning)
+    if commits:
+        assert "hotfix on release" in verdict.evidence["release_only_commits"][0]
+
+
+@pytest.mark.parametrize(("dirty", "ok"), [([], True), (["app.py"], False), (["?? new.txt"], False)])
+def test_dev_test_requires_clean_tree(dirty, ok):
+    assert rules.dev_test_clean_tree(dirty).ok is ok
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (
+            RELEASE,
+            {"PLATFORM_CONTROL_RELEASE_MODE": "full", "PLATFORM_CONTROL_RELEASE_PROFILE": "standard"},
+        ),
+        (
+            DEV_TEST,
+            {
+                "PLATFORM_CONTROL_RELEASE_MODE": "deploy",
+                "PLATFORM_CONTROL_RELEASE_PROFILE": "standard",
+                "PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE": "true",
+                "PLATFORM_CONTROL_DEV_TEST_DEPLOY": "true",
+            },
+        ),
+    ],
+)
+def test_pipeline_variables(request_, expected):
+    assert rules.pipeline_variables(request_, "rid") == expected | {"PC_RELEASE_REQUEST_ID": "rid"}
