@@ -1,22 +1,17 @@
-"""The single wiring point of the pc-release code location."""
+"""The single wiring point of the pc-release code location: every domain's definitions plus the resources."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pc_release.defs.preflight.assets import local_preflight
-from pc_release.defs.promotion.assets import (
-    master_ci,
-    release_branch,
-    release_candidate,
-    release_pipeline,
-    source_commit,
-)
-from pc_release.defs.promotion.jobs import dev_test_deploy_job, promote_release_job
+from pc_release.defs.preflight import definitions as preflight
+from pc_release.defs.promotion import definitions as promotion
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import TOKEN_ENV_VAR, GitLabResource
 from pc_release.settings import Settings
+
+DOMAINS = (promotion, preflight)
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -42,17 +37,9 @@ def build_definitions(
     settings: Settings | None = None, resources: dict[str, dg.ConfigurableResource] | None = None
 ) -> dg.Definitions:
     """The code location; tests and the CLI pass their own settings, and tests may swap a resource."""
-    return dg.Definitions(
-        assets=[
-            source_commit,
-            master_ci,
-            local_preflight,
-            release_branch,
-            release_candidate,
-            release_pipeline,
-        ],
-        jobs=[promote_release_job, dev_test_deploy_job],
-        resources=build_resources(settings or Settings()) | (resources or {}),
+    return dg.Definitions.merge(
+        *(domain.defs for domain in DOMAINS),
+        dg.Definitions(resources=build_resources(settings or Settings()) | (resources or {})),
     )
 
 
