@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import socket
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from pc_release.errors import InvalidInput
+from pc_release.errors import InvalidInput, PromotionBlocked
 from pc_release.models import ReleaseCandidate
 
 CANDIDATE_FILE = "platform-control-release-candidate.env"
+LOCK_FILE = ".promotion.lock"
 
 
 def atomic_write(path: Path, content: str) -> None:
@@ -78,3 +84,45 @@ class ReleaseFilesResource(dg.ConfigurableResource):
         path = Path(self.dist_dir) / name
         atomic_write(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
         return path
+
+    @contextmanager
+    def _lock_guard(self) -> Iterator[Path]:
+        # flock serializes the read-check-write of the lock file across processes and threads alike.
+        lock = Path(self.dist_dir) / LOCK_FILE
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock.with_suffix(".guard"), "a+") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                yield lock
+            finally:
+                fcntl.flock(guard, fcntl.LOCK_UN)
+
+    def acquire_promotion_lock(self, run_id: str, sha: str, holder_finished: Callable[[str], bool]) -> None:
+        """One promotion at a time per clone, even for runs that bypass the Dagster run queue.
+
+        A lock left by a run that has finished (failed, or killed and marked so) is taken over; a lock
+        held by a live run refuses this one, naming that run.
+        """
+        with self._lock_guard() as lock:
+            if lock.exists():
+                holder = json.loads(lock.read_text() or "{}")
+                holder_run = holder.get("run_id", "")
+                if holder_run and holder_run != run_id and not holder_finished(holder_run):
+                    raise PromotionBlocked(
+                        f"promotion in progress: run {holder_run} is promoting {holder.get('sha', '?')} since "
+                        f"{holder.get('since', '?')}; wait for it to finish",
+                        rule="promotion-in-progress",
+                    )
+            record = {
+                "run_id": run_id,
+                "sha": sha,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            atomic_write(lock, json.dumps(record))
+
+    def release_promotion_lock(self, run_id: str) -> None:
+        with self._lock_guard() as lock:
+            if lock.exists() and json.loads(lock.read_text() or "{}").get("run_id") == run_id:
+                lock.unlink()

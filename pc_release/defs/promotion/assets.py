@@ -40,6 +40,11 @@ def check_result(verdict: Verdict, asset: str) -> dg.AssetCheckResult:
     )
 
 
+def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is None or run.is_finished
+
+
 def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
 
@@ -56,10 +61,15 @@ def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
         ),
     ],
 )
-def source_commit(context: dg.AssetExecutionContext, config: PromotionConfig, git: GitResource):
+def source_commit(
+    context: dg.AssetExecutionContext, config: PromotionConfig, git: GitResource, release_files: ReleaseFilesResource
+):
     """Resolve the requested ref to one exact SHA and judge it against master."""
     dev_test = context.job_def.name == DEV_TEST_JOB
     request = config.to_request(dev_test=dev_test)
+    release_files.acquire_promotion_lock(
+        context.run.run_id, request.source_ref, lambda run_id: _run_finished(context.instance, run_id)
+    )
     clone = git.clone()
     if dev_test:
         verdict = rules.dev_test_clean_tree(clone.dirty_paths())
@@ -250,11 +260,13 @@ def release_pipeline(
     source_commit: SourceCommit,
     release_candidate: ReleaseCandidate,
     gitlab: GitLabResource,
+    release_files: ReleaseFilesResource,
 ):
     """The GitLab pipeline on the release branch that deploys the candidate."""
     rid = request_id(source_commit)
     variables = rules.pipeline_variables(source_commit.request, rid)
     pipeline, created = gitlab.create_release_pipeline(source_commit.sha, variables)
+    release_files.release_promotion_lock(context.run.run_id)
     verb = "created" if created else "found (earlier attempt of this request)"
     context.log.info(f"release pipeline {pipeline.id} {verb}: {pipeline.web_url}")
     return dg.MaterializeResult(
