@@ -1,0 +1,558 @@
+"""Table-driven tests of the `.gitlab-ci.yml` reader against the GitLab features real files use."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+
+from pc_release.sandbox.ci_yaml import CiConfigError, CiJob, evaluate_expression, load_ci_config
+
+MASTER_PUSH = {
+    "CI_COMMIT_BRANCH": "master",
+    "CI_COMMIT_REF_NAME": "master",
+    "CI_PIPELINE_SOURCE": "push",
+    "CI_DEFAULT_BRANCH": "master",
+}
+RELEASE_API = {
+    "CI_COMMIT_BRANCH": "release/platform-control",
+    "CI_COMMIT_REF_NAME": "release/platform-control",
+    "CI_PIPELINE_SOURCE": "api",
+    "CI_DEFAULT_BRANCH": "master",
+}
+TAG_PUSH = {
+    "CI_COMMIT_TAG": "v1.0.0",
+    "CI_COMMIT_REF_NAME": "v1.0.0",
+    "CI_PIPELINE_SOURCE": "push",
+    "CI_DEFAULT_BRANCH": "master",
+}
+
+
+def _jobs(files: dict[str, str] | str, variables: dict[str, str] | None = None) -> list[CiJob]:
+    if isinstance(files, str):
+        files = {".gitlab-ci.yml": files}
+    texts = {path: textwrap.dedent(text) for path, text in files.items()}
+    return load_ci_config(texts.get).jobs_for(variables if variables is not None else MASTER_PUSH)
+
+
+def _by_name(files: dict[str, str] | str, variables: dict[str, str] | None = None) -> dict[str, CiJob]:
+    return {job.name: job for job in _jobs(files, variables)}
+
+
+# --- rules:if expressions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "variables", "expected"),
+    [
+        ("$MODE", {"MODE": "full"}, True),
+        ("$MODE", {"MODE": ""}, False),
+        ("$MODE", {}, False),
+        ('$MODE == "full"', {"MODE": "full"}, True),
+        ("$MODE == 'full'", {"MODE": "deploy"}, False),
+        ('$MODE != "full"', {"MODE": "deploy"}, True),
+        ('$MODE != "full"', {}, True),
+        ("$MODE == null", {}, True),
+        ("$MODE == null", {"MODE": ""}, False),
+        ("$MODE != null", {"MODE": "x"}, True),
+        ('$MODE == ""', {"MODE": ""}, True),
+        ("$A == $B", {"A": "x", "B": "x"}, True),
+        ("${MODE} == 'full'", {"MODE": "full"}, True),
+        ("$CI_COMMIT_BRANCH =~ /^release\\//", {"CI_COMMIT_BRANCH": "release/platform-control"}, True),
+        ("$CI_COMMIT_BRANCH =~ /^release\\//", {"CI_COMMIT_BRANCH": "master"}, False),
+        ("$CI_COMMIT_BRANCH =~ /^release\\//", {}, False),
+        ("$CI_COMMIT_BRANCH !~ /^release\\//", {}, True),
+        ("$PROFILE =~ /^WEB-fast$/i", {"PROFILE": "web-fast"}, True),
+        ("$PROFILE =~ $PATTERN", {"PROFILE": "web-fast", "PATTERN": "/fast/"}, True),
+        ('$A == "1" && $B == "2"', {"A": "1", "B": "2"}, True),
+        ('$A == "1" && $B == "2"', {"A": "1", "B": "3"}, False),
+        ('$A == "1" || $B == "2"', {"A": "0", "B": "2"}, True),
+        ('$A == "1" || $B == "2" && $C == "3"', {"A": "1"}, True),
+        ('($A == "1" || $B == "2") && $C == "3"', {"A": "1"}, False),
+        (
+            '$CI_PIPELINE_SOURCE == "api" && ($MODE == "full" || $MODE == "deploy")',
+            {"CI_PIPELINE_SOURCE": "api", "MODE": "deploy"},
+            True,
+        ),
+        ('$MSG == "say \\"hi\\""', {"MSG": 'say "hi"'}, True),
+    ],
+)
+def test_expressions(expression: str, variables: dict[str, str], expected: bool) -> None:
+    assert evaluate_expression(expression, variables) is expected
+
+
+@pytest.mark.parametrize("expression", ["$A ==", "$A === 'x'", "($A", "$A =~ 'notregex'", "A == 'x'", "$A $B"])
+def test_malformed_expressions_are_config_errors(expression: str) -> None:
+    with pytest.raises(CiConfigError):
+        evaluate_expression(expression, {"A": "x"})
+
+
+# --- job selection ---------------------------------------------------------------------------------------
+
+RULES_CI = """\
+stages: [build, deploy]
+always-job:
+  stage: build
+  script: [x]
+release-only:
+  stage: deploy
+  script: [x]
+  rules:
+    - if: $CI_COMMIT_BRANCH =~ /^release\\//
+manual-approval:
+  stage: deploy
+  script: [x]
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "api"
+      when: manual
+    - when: never
+web-fast:
+  stage: deploy
+  script: [x]
+  rules:
+    - if: $PLATFORM_CONTROL_RELEASE_PROFILE == "web-fast"
+      variables: {NARROW: "true"}
+      allow_failure: true
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+      when: always
+only-master:
+  stage: deploy
+  script: [x]
+  only: [master]
+only-release-regex:
+  stage: deploy
+  script: [x]
+  only:
+    - /^release\\/.*$/
+except-tags:
+  stage: deploy
+  script: [x]
+  except: [tags]
+only-api-with-variable:
+  stage: deploy
+  script: [x]
+  only:
+    refs: [api]
+    variables:
+      - $MODE == "full"
+never:
+  stage: deploy
+  script: [x]
+  when: never
+"""
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        (MASTER_PUSH, ["always-job", "web-fast", "only-master", "except-tags"]),
+        (
+            {**RELEASE_API, "MODE": "full"},
+            [
+                "always-job",
+                "release-only",
+                "manual-approval",
+                "only-release-regex",
+                "except-tags",
+                "only-api-with-variable",
+            ],
+        ),
+        (
+            {**RELEASE_API, "PLATFORM_CONTROL_RELEASE_PROFILE": "web-fast"},
+            ["always-job", "release-only", "manual-approval", "web-fast", "only-release-regex", "except-tags"],
+        ),
+        (TAG_PUSH, ["always-job"]),
+    ],
+)
+def test_rules_and_only_except_select_jobs(variables: dict[str, str], expected: list[str]) -> None:
+    assert [job.name for job in _jobs(RULES_CI, variables)] == expected
+
+
+def test_rule_outcomes_set_when_allow_failure_and_variables() -> None:
+    release = _by_name(RULES_CI, {**RELEASE_API, "PLATFORM_CONTROL_RELEASE_PROFILE": "web-fast"})
+    assert release["manual-approval"].when == "manual"
+    assert release["manual-approval"].allow_failure is False  # manual from rules blocks, like GitLab
+    assert release["web-fast"].allow_failure is True
+    assert release["web-fast"].variables["NARROW"] == "true"
+    assert release["web-fast"].when == "on_success"
+    assert _by_name(RULES_CI)["web-fast"].when == "always"
+
+
+def test_workflow_rules_filter_pipelines_and_add_variables() -> None:
+    text = """\
+    workflow:
+      rules:
+        - if: $CI_PIPELINE_SOURCE == "api"
+          variables: {TRIGGERED: "yes"}
+        - if: $CI_COMMIT_BRANCH == "master"
+        - when: never
+    job:
+      script: [x]
+    """
+    config = load_ci_config({".gitlab-ci.yml": textwrap.dedent(text)}.get)
+    assert config.workflow_allows(MASTER_PUSH) and not config.workflow_allows(TAG_PUSH)
+    assert config.jobs_for(TAG_PUSH) == []
+    assert config.jobs_for(RELEASE_API)[0].variables["TRIGGERED"] == "yes"
+
+
+# --- structure: anchors, extends, references, includes, defaults -----------------------------------------
+
+
+def test_anchors_aliases_and_merge_keys() -> None:
+    jobs = _by_name(
+        """\
+        .common: &common
+          stage: build
+          variables: &vars {A: "1"}
+          script: [echo common]
+        first:
+          <<: *common
+        second:
+          <<: *common
+          variables:
+            <<: *vars
+            B: "2"
+          script: [echo second]
+        """
+    )
+    assert jobs["first"].stage == "build" and jobs["first"].script == ("echo common",)
+    assert dict(jobs["second"].variables) == {"A": "1", "B": "2"}
+    assert jobs["second"].script == ("echo second",)
+
+
+def test_extends_chains_lists_and_deep_merges() -> None:
+    jobs = _by_name(
+        """\
+        .base:
+          stage: build
+          variables: {A: "base", B: "base"}
+          script: [echo base]
+          artifacts: {paths: [base/], when: always}
+        .middle:
+          extends: .base
+          variables: {B: "middle"}
+          tags: [docker]
+        .other:
+          variables: {C: "other"}
+          script: [echo other]
+        job:
+          extends: [.middle, .other]
+          variables: {A: "job"}
+        """
+    )
+    job = jobs["job"]
+    assert {k: job.variables[k] for k in "ABC"} == {"A": "job", "B": "middle", "C": "other"}
+    assert job.script == ("echo other",)  # lists are replaced, not concatenated
+    assert job.stage == "build" and job.raw["tags"] == ["docker"]
+    assert job.artifact_paths == ("base/",) and job.artifacts_when == "always"
+    assert "extends" not in job.raw
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("job:\n  extends: .missing\n  script: [x]\n", "unknown keys in `extends`"),
+        (".a:\n  extends: .b\n.b:\n  extends: .a\njob:\n  extends: .a\n  script: [x]\n", "circular"),
+        ("job:\n  script: [!reference [.nope, script]]\n", "could not be found"),
+        ("job:\n  stage: nowhere\n  script: [x]\n", "chosen stage nowhere does not exist"),
+        ("job:\n  image: alpine\n", "should implement the script:"),
+        ("job: [unclosed\n", "invalid YAML"),
+        ("- a\n- b\n", "config should be a hash"),
+        ("include: missing.yml\njob:\n  script: [x]\n", "Local file `missing.yml` does not exist!"),
+        ("job:\n  script: [x]\n  needs: [ghost]\n", "'job' job needs 'ghost' job"),
+        ("job:\n  script: [x]\n  rules:\n    - if: $A ==\n", "invalid expression"),
+    ],
+)
+def test_configuration_errors(text: str, message: str) -> None:
+    with pytest.raises(CiConfigError, match=message.replace("(", r"\(")):
+        _jobs(text)
+
+
+def test_missing_entry_file() -> None:
+    with pytest.raises(CiConfigError, match="Missing CI config file"):
+        load_ci_config(lambda _path: None)
+
+
+def test_reference_tags_in_scripts_rules_and_variables() -> None:
+    jobs = _by_name(
+        """\
+        .setup:
+          before_script: [echo setup-1, echo setup-2]
+          variables: {SHARED: "yes"}
+        .rules:
+          release:
+            - if: $CI_COMMIT_BRANCH == "master"
+              when: manual
+        job:
+          variables:
+            SHARED: !reference [.setup, variables, SHARED]
+          script:
+            - !reference [.setup, before_script]
+            - echo job
+          rules:
+            - !reference [.rules, release]
+        """
+    )
+    job = jobs["job"]
+    assert job.script == ("echo setup-1", "echo setup-2", "echo job")
+    assert job.variables["SHARED"] == "yes"
+    assert job.when == "manual"
+
+
+def test_reference_sees_extended_values() -> None:
+    jobs = _by_name(
+        """\
+        .base:
+          script: [echo base]
+        .child:
+          extends: .base
+        job:
+          script: [!reference [.child, script], echo job]
+        """
+    )
+    assert jobs["job"].script == ("echo base", "echo job")
+
+
+@pytest.mark.parametrize(
+    "include",
+    [
+        "include: ci/jobs.yml",
+        "include: /ci/jobs.yml",
+        "include:\n  - ci/jobs.yml",
+        "include:\n  local: ci/jobs.yml",
+        "include:\n  - local: /ci/jobs.yml\n  - remote: https://example.com/ci.yml\n  - project: g/p\n    file: x.yml",
+    ],
+)
+def test_local_include_forms(include: str) -> None:
+    files = {
+        ".gitlab-ci.yml": include + "\nstages: [build, test]\nown:\n  stage: build\n  script: [x]\n",
+        "ci/jobs.yml": "include: ci/nested.yml\nincluded:\n  extends: .nested\n  script: [echo included]\n",
+        "ci/nested.yml": ".nested:\n  stage: test\n",
+    }
+    assert [(job.name, job.stage) for job in _jobs(files)] == [("own", "build"), ("included", "test")]
+
+
+def test_including_file_overrides_included_keys() -> None:
+    files = {
+        ".gitlab-ci.yml": "include: base.yml\nvariables: {MODE: main}\njob:\n  variables: {X: main}\n",
+        "base.yml": "variables: {MODE: base, OTHER: base}\njob:\n  script: [echo base]\n  variables: {X: base, Y: b}\n",
+    }
+    job = _by_name(files)["job"]
+    assert job.script == ("echo base",)
+    assert {k: job.variables[k] for k in ("MODE", "OTHER", "X", "Y")} == {
+        "MODE": "main",
+        "OTHER": "base",
+        "X": "main",
+        "Y": "b",
+    }
+
+
+def test_defaults_and_inherit() -> None:
+    jobs = _by_name(
+        """\
+        before_script: [echo legacy]
+        default:
+          before_script: [echo default]
+          after_script: [echo after]
+          timeout: 10m
+          artifacts: {paths: [default/]}
+        variables: {GLOBAL: g, OTHER: o}
+        plain:
+          script: [x]
+        own:
+          before_script: [echo own]
+          script: [x]
+        opted-out:
+          inherit: {default: false, variables: [OTHER]}
+          script: [x]
+        some-defaults:
+          inherit: {default: [after_script]}
+          script: [x]
+        """
+    )
+    assert jobs["plain"].before_script == ("echo default",)
+    assert jobs["plain"].after_script == ("echo after",)
+    assert jobs["plain"].timeout_seconds == 600
+    assert jobs["plain"].artifact_paths == ("default/",)
+    assert jobs["own"].before_script == ("echo own",)
+    assert jobs["opted-out"].before_script == () and jobs["opted-out"].timeout_seconds is None
+    assert dict(jobs["opted-out"].variables) == {"OTHER": "o"}
+    assert jobs["some-defaults"].before_script == () and jobs["some-defaults"].after_script == ("echo after",)
+
+
+def test_hidden_jobs_and_reserved_keys_are_not_jobs() -> None:
+    names = [
+        job.name
+        for job in _jobs(
+            """\
+            image: alpine
+            services: [postgres]
+            cache: {paths: [x]}
+            .hidden:
+              script: [x]
+            real:
+              script: [x]
+            """
+        )
+    ]
+    assert names == ["real"]
+
+
+def test_stages_order_default_pre_and_post() -> None:
+    jobs = _jobs(
+        """\
+        last:
+          stage: .post
+          script: [x]
+        deploy:
+          stage: deploy
+          script: [x]
+        untyped:
+          script: [x]
+        build:
+          stage: build
+          script: [x]
+        first:
+          stage: .pre
+          script: [x]
+        """
+    )
+    assert [(job.name, job.stage) for job in jobs] == [
+        ("first", ".pre"),
+        ("build", "build"),
+        ("untyped", "test"),
+        ("deploy", "deploy"),
+        ("last", ".post"),
+    ]
+
+
+def test_parallel_matrix_and_count() -> None:
+    jobs = _jobs(
+        """\
+        stages: [publish, verify]
+        publish:
+          stage: publish
+          script: [echo $RUNTIME]
+          parallel:
+            matrix:
+              - RUNTIME: [api, worker]
+                ARCH: amd64
+              - RUNTIME: web
+        shard:
+          stage: verify
+          script: [x]
+          parallel: 2
+        collect:
+          stage: verify
+          needs: [publish]
+          script: [x]
+        api-only:
+          stage: verify
+          script: [x]
+          needs:
+            - job: publish
+              parallel:
+                matrix:
+                  - RUNTIME: api
+                    ARCH: amd64
+        """
+    )
+    by_name = {job.name: job for job in jobs}
+    assert [job.name for job in jobs][:3] == ["publish: [api, amd64]", "publish: [worker, amd64]", "publish: [web]"]
+    assert by_name["publish: [worker, amd64]"].variables["RUNTIME"] == "worker"
+    assert by_name["publish: [web]"].variables["CI_NODE_TOTAL"] == "3"
+    assert {"shard 1/2", "shard 2/2"} <= set(by_name)
+    assert by_name["shard 2/2"].variables["CI_NODE_INDEX"] == "2"
+    assert by_name["collect"].needs == ("publish: [api, amd64]", "publish: [worker, amd64]", "publish: [web]")
+    assert by_name["api-only"].needs == ("publish: [api, amd64]",)
+
+
+def test_matrix_rules_see_matrix_variables() -> None:
+    jobs = _jobs(
+        """\
+        publish:
+          script: [x]
+          parallel:
+            matrix:
+              - RUNTIME: [api, web]
+          rules:
+            - if: $PROFILE == "web-fast" && $RUNTIME != "web"
+              when: never
+            - when: on_success
+        """,
+        {**RELEASE_API, "PROFILE": "web-fast"},
+    )
+    assert [job.name for job in jobs] == ["publish: [web]"]
+
+
+def test_needs_dependencies_artifacts_and_optional() -> None:
+    jobs = _by_name(
+        """\
+        build:
+          stage: build
+          script: [x]
+          artifacts:
+            paths: [dist/, "reports/*.xml"]
+            reports:
+              dotenv: build.env
+        lint:
+          stage: build
+          script: [x]
+        test:
+          stage: test
+          script: [x]
+          needs:
+            - build
+            - job: lint
+              artifacts: false
+            - job: maybe
+              optional: true
+        deploy:
+          stage: deploy
+          script: [x]
+          dependencies: [build]
+        early:
+          stage: deploy
+          script: [x]
+          needs: []
+        """
+    )
+    assert jobs["test"].needs == ("build", "lint")
+    assert jobs["test"].dependencies == ("build",)
+    assert jobs["deploy"].needs is None and jobs["deploy"].dependencies == ("build",)
+    assert jobs["early"].needs == () and jobs["early"].dependencies == ()
+    assert jobs["build"].artifact_paths == ("dist/", "reports/*.xml")
+    assert jobs["build"].dotenv_reports == ("build.env",)
+    assert jobs["lint"].needs is None and jobs["lint"].dependencies is None
+
+
+@pytest.mark.parametrize(
+    ("job_yaml", "field", "expected"),
+    [
+        ("when: manual", "allow_failure", True),
+        ("when: manual\n  allow_failure: false", "allow_failure", False),
+        ("allow_failure: {exit_codes: [3, 4]}", "allow_failure_exit_codes", (3, 4)),
+        ("allow_failure: {exit_codes: 3}", "allow_failure", False),
+        ("when: delayed\n  start_in: 5 minutes", "when", "on_success"),
+        ("when: always", "when", "always"),
+        ("timeout: 1h 30m", "timeout_seconds", 5400),
+        ("timeout: 90 minutes", "timeout_seconds", 5400),
+        ("timeout: 45", "timeout_seconds", 45),
+        ("variables: {N: 3, B: true, D: {value: dv, description: d}}", "variables", {"N": "3", "B": "true", "D": "dv"}),
+        ("script: echo one", "script", ("echo one",)),
+        ("script: [[a, [b]], c]", "script", ("a", "b", "c")),
+        ("image: {name: x, entrypoint: ['']}\n  interruptible: true\n  unknown_key: {deep: [1]}", "stage", "test"),
+        ("trigger: {include: child.yml}", "script", ()),
+    ],
+)
+def test_job_fields(job_yaml: str, field: str, expected: Any) -> None:
+    defines_body = job_yaml.startswith(("script", "trigger"))
+    text = "job:\n  " + (job_yaml if defines_body else "script: [x]\n  " + job_yaml)
+    value = getattr(_by_name(text)["job"], field)
+    assert (dict(value) if field == "variables" else value) == expected
+
+
+def test_spec_header_document_is_skipped() -> None:
+    text = "spec:\n  inputs:\n    x:\n      default: y\n---\njob:\n  script: [x]\n"
+    assert [job.name for job in _jobs(text)] == ["job"]
