@@ -1,0 +1,546 @@
+"""The platform repo's own release config (`.pc-release.yaml`), read from the exact SHA being promoted."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+import shlex
+import types
+import typing
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pc_release.errors import ConfigurationError
+
+RELEASE_CONFIG_PATH = ".pc-release.yaml"
+
+# The pc-release stage keys a GitLab pipeline is watched by, in pipeline order.
+PC_STAGES = ("contracts", "build_test", "package", "digest_fan_in", "deployment", "remote_validation")
+
+PREFLIGHT_CHECKS = ("playwright_e2e", "role_authz_smoke")
+
+# Kinds of kind-vs-platform overlay differences that may be declared intentional.
+KIND_PARITY_ALLOW_KINDS = ("env", "configmap-key", "secret", "configmap", "deployment", "container")
+
+RUNTIME_MATRIX_VARIABLE = "PLATFORM_CONTROL_RUNTIMES"
+_RUNTIME_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+class ReleaseConfigError(ConfigurationError, ValueError):
+    """`.pc-release.yaml` cannot be used; `problems` holds one line per defect, each naming file and field."""
+
+    rule = "release-config"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def matches_any(value: str, patterns: list[str]) -> bool:
+    """True when `value` (a repo path or a job name) is covered by one of `patterns`.
+
+    A pattern ending in "/" covers everything under that directory; any other pattern is an fnmatch glob
+    matched against the whole value, where "*" also crosses "/" (so "frontend/*" covers nested files).
+    """
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if value.startswith(pattern):
+                return True
+        elif fnmatch.fnmatchcase(value, pattern):
+            return True
+    return False
+
+
+def _check_allow_entry(entry: str) -> str:
+    kind, sep, name = entry.partition(":")
+    if not sep or not name or kind not in KIND_PARITY_ALLOW_KINDS:
+        raise ValueError(f"{entry!r} is not <kind>:<name> with kind one of {', '.join(KIND_PARITY_ALLOW_KINDS)}")
+    if kind in ("configmap-key", "container") and name.count("/") != 1:
+        raise ValueError(f"{entry!r} must name both parts as {kind}:<owner>/<name>")
+    return entry
+
+
+def _check_regex(signature: str) -> str:
+    try:
+        re.compile(signature)
+    except re.error as err:
+        raise ValueError(f"{signature!r} is not a valid regular expression: {err}") from err
+    return signature
+
+
+AllowEntry = Annotated[str, AfterValidator(_check_allow_entry)]
+DriftSignature = Annotated[str, AfterValidator(_check_regex)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReportSpec(_Frozen):
+    format: Literal["playwright-json", "junit-xml", "exit-code"] = Field(
+        "exit-code",
+        description="How the check's outcome is read: a Playwright JSON report, a JUnit XML report, or only "
+        "the command's exit code.",
+    )
+    path: str | None = Field(
+        None,
+        description="Report file the command writes, relative to the repository root; required unless "
+        "format is exit-code.",
+    )
+
+    @model_validator(mode="after")
+    def _path_required_for_reports(self) -> ReportSpec:
+        if self.format != "exit-code" and not self.path:
+            raise ValueError(f"path is required for report format {self.format}")
+        return self
+
+
+class CommandCheck(_Frozen):
+    command: list[str] = Field(
+        min_length=1, description="argv of the check, run without a shell from `cwd` in the candidate tree."
+    )
+    cwd: str = Field(".", description="Working directory, relative to the repository root.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the command.")
+    timeout_seconds: float = Field(
+        600, gt=0, description="Wall-clock limit; a check still running then is killed and fails."
+    )
+    report: ReportSpec = Field(default_factory=ReportSpec, description="Where the check's verdict is read.")
+
+
+class KindParityConfig(_Frozen):
+    kind_overlay: str = Field(
+        "deploy/overlays/kind", description="Directory of the kind (local cluster) Kubernetes overlay."
+    )
+    platform_overlay: str = Field(
+        "deploy/overlays/platform-control",
+        description="Directory of the platform-control Kubernetes overlay the kind one must mirror.",
+    )
+    allow: list[AllowEntry] = Field(
+        default_factory=list,
+        description='Intentional differences, "<kind>:<name>": env:NAME, configmap-key:CONFIGMAP/KEY, '
+        "secret:NAME, configmap:NAME, deployment:NAME, container:DEPLOYMENT/CONTAINER.",
+    )
+
+    def is_allowed(self, kind: str, name: str) -> bool:
+        """True when the difference `kind`/`name` is declared intentional."""
+        return f"{kind}:{name}" in self.allow
+
+
+DEFAULT_ENVIRONMENT_DRIFT_SIGNATURES = [
+    r"(?i)executable doesn't exist at",
+    r"Failed to launch (chromium|chrome|firefox|webkit)",
+    r"browserType\.launch: .*(ENOENT|No such file or directory)",
+    r"Cannot find module ['\"]@playwright/test['\"]",
+    r"ECONNREFUSED",
+    r"(?i)connection refused",
+    r"The connection to the server \S+ was refused",
+    r"Unable to connect to the server",
+    r"(?i)cluster (is )?unreachable",
+    r"Cannot connect to the Docker daemon",
+    r"Timed out waiting \d+ms from config\.webServer",
+    r"(?i)time(d)? ?out\b.*\b(localhost|127\.0\.0\.1)\b",
+]
+
+
+class PreflightConfig(_Frozen):
+    checks: dict[str, CommandCheck] = Field(
+        default_factory=lambda: {
+            "playwright_e2e": CommandCheck(
+                command=["bash", "scripts/ci/platform_control_e2e.sh"],
+                env={"PLAYWRIGHT_JSON_OUTPUT_NAME": "dist/preflight/playwright-report.json"},
+                timeout_seconds=900,
+                report=ReportSpec(format="playwright-json", path="dist/preflight/playwright-report.json"),
+            ),
+            "role_authz_smoke": CommandCheck(
+                command=[
+                    "python3",
+                    "scripts/ci/platform_control_role_authz_smoke.py",
+                    "dist/preflight/role-authz-smoke.xml",
+                ],
+                timeout_seconds=300,
+                report=ReportSpec(format="junit-xml", path="dist/preflight/role-authz-smoke.xml"),
+            ),
+        },
+        description="Command checks of the local preflight, by name: playwright_e2e, role_authz_smoke.",
+    )
+    kind_parity: KindParityConfig = Field(
+        default_factory=KindParityConfig, description="The kind-vs-platform overlay parity check."
+    )
+    environment_drift_signatures: list[DriftSignature] = Field(
+        default_factory=lambda: list(DEFAULT_ENVIRONMENT_DRIFT_SIGNATURES),
+        description="Regular expressions (re.search over a failed check's output and report) that mark the "
+        "failure as local-environment drift rather than a release blocker.",
+    )
+    scoped_grep_env: str = Field(
+        "PLAYWRIGHT_GREP",
+        description="Environment variable through which a scoped (debugging) e2e run passes its grep.",
+    )
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: dict[str, CommandCheck]) -> dict[str, CommandCheck]:
+        unknown = sorted(set(checks) - set(PREFLIGHT_CHECKS))
+        if unknown:
+            raise ValueError(f"unknown check {', '.join(unknown)} (known: {', '.join(PREFLIGHT_CHECKS)})")
+        return checks
+
+    def environment_drift_match(self, text: str) -> str | None:
+        """The first drift signature found in `text`, or None when the failure looks like a real defect."""
+        for signature in self.environment_drift_signatures:
+            if re.search(signature, text, re.MULTILINE):
+                return signature
+        return None
+
+
+class RuntimeConfigSpec(_Frozen):
+    manifests: list[str] = Field(
+        min_length=1,
+        description="Kubernetes manifests of the runtime; every configMapKeyRef key in them must exist.",
+    )
+    config_file: str = Field(
+        description="The runtime's config file whose top-level keys the manifests' config keys must be."
+    )
+
+
+class CodegenConfig(_Frozen):
+    command: list[str] = Field(min_length=1, description="argv regenerating every generated artifact.")
+    generated_paths: list[str] = Field(
+        min_length=1, description="Committed files the command writes; they must be unchanged after it runs."
+    )
+
+
+class SchemaConfig(_Frozen):
+    schema_file: str = Field("db_schema_v1.sql", description="Idempotent PostgreSQL schema, applied on deploy.")
+    seed_file: str = Field("scripts/seed.sql", description="Seed data, applied after the schema.")
+
+
+_DEFAULT_STAGES = {
+    "contracts": ["contracts"],
+    "build_test": ["build-test"],
+    "package": ["package"],
+    "digest_fan_in": ["digest-fan-in"],
+    "deployment": ["deploy"],
+    "remote_validation": ["remote-validation"],
+}
+
+
+class ReleaseConfig(_Frozen):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    runtime_matrix: str = Field(
+        "scripts/ci/platform_control_runtime_matrix.sh",
+        description=f"Bash script declaring {RUNTIME_MATRIX_VARIABLE}=(...), the runtimes to publish.",
+    )
+    publish_job: str = Field(
+        "publish:{runtime}", description="Name pattern of each runtime's publish job; must contain {runtime}."
+    )
+    publish_filters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Runtime -> reason it is intentionally not published (no publish job expected).",
+    )
+    digest_artifact: str = Field(
+        "runtime-digest.env", description="Dotenv artifact in which a publish job reports its runtime digest."
+    )
+    digest_variable: str = Field(
+        "PLATFORM_CONTROL_RUNTIME_DIGEST_{RUNTIME}",
+        description="Digest variable name pattern; {RUNTIME} is the runtime upper-cased with '-' as '_'.",
+    )
+    web_runtimes: list[str] = Field(
+        default_factory=lambda: ["web"], description="Runtimes a web-fast release publishes and deploys."
+    )
+    web_only_paths: list[str] = Field(
+        default_factory=lambda: ["frontend/", "runtimes/web/"],
+        description="Paths (dir/ prefixes or globs) a change may touch and still be released as web-fast.",
+    )
+    stages: dict[str, list[str]] = Field(
+        default_factory=lambda: {key: list(names) for key, names in _DEFAULT_STAGES.items()},
+        description="pc-release stage key -> GitLab stage names; keys left out keep their defaults.",
+    )
+    job_stage_overrides: dict[str, str] = Field(
+        default_factory=dict, description="GitLab job name -> pc-release stage key, winning over `stages`."
+    )
+    report_only_jobs: list[str] = Field(
+        default_factory=lambda: ["post-deploy-security-evidence", "post-deploy-runtime-evidence"],
+        description="Post-deploy report-only evidence jobs (names or globs); skipped in deploy mode.",
+    )
+    web_fast_jobs: list[str] = Field(
+        default_factory=lambda: [
+            "openapi-contract",
+            "asyncapi-contract",
+            "release-branch-guard",
+            "frontend-test",
+            "publish:web",
+            "platform_control_assemble_runtime_digests",
+            "deploy-manifests",
+            "rollout",
+            "web-smoke",
+        ],
+        description="Jobs (names or globs) a web-fast release pipeline is expected to run, and no others.",
+    )
+    preflight: PreflightConfig = Field(
+        default_factory=PreflightConfig, description="The local preflight: command checks and kind parity."
+    )
+    watched_paths: list[str] = Field(
+        default_factory=lambda: [
+            "runtimes/",
+            "scripts/ci/",
+            "api/",
+            "sdk/",
+            "deploy/",
+            "db_schema_v1.sql",
+            "scripts/seed.sql",
+            "frontend/e2e/",
+        ],
+        description="Paths (dir/ prefixes or globs) that must never be lost on release: runtime files, "
+        "config, generated artifacts, tests.",
+    )
+    runtime_required_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="Runtime -> files that must exist in the candidate tree."
+    )
+    runtime_config: dict[str, RuntimeConfigSpec] = Field(
+        default_factory=dict, description="Runtime -> manifests and the config file their keys must exist in."
+    )
+    codegen: CodegenConfig | None = Field(
+        None, description="The generator of committed artifacts; None when the repo generates nothing."
+    )
+    database: SchemaConfig = Field(
+        default_factory=SchemaConfig, alias="schema", description="Schema and seed SQL files."
+    )
+    dockerfiles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Runtime -> Dockerfile path, for runtimes not at runtimes/{runtime}/Dockerfile.",
+    )
+
+    @field_validator("publish_job")
+    @classmethod
+    def _publish_job_names_runtime(cls, pattern: str) -> str:
+        if "{runtime}" not in pattern:
+            raise ValueError("must contain {runtime}")
+        return pattern
+
+    @field_validator("digest_variable")
+    @classmethod
+    def _digest_variable_names_runtime(cls, pattern: str) -> str:
+        if "{RUNTIME}" not in pattern:
+            raise ValueError("must contain {RUNTIME}")
+        return pattern
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_cover_pc_stages(cls, stages: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(stages) - set(PC_STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage key {', '.join(unknown)} (known: {', '.join(PC_STAGES)})")
+        merged = {key: list(stages.get(key, _DEFAULT_STAGES[key])) for key in PC_STAGES}
+        owners: dict[str, str] = {}
+        for key, names in merged.items():
+            for name in names:
+                if name in owners and owners[name] != key:
+                    raise ValueError(f"GitLab stage {name!r} is mapped to both {owners[name]} and {key}")
+                owners[name] = key
+        return merged
+
+    @field_validator("job_stage_overrides")
+    @classmethod
+    def _overrides_name_pc_stages(cls, overrides: dict[str, str]) -> dict[str, str]:
+        for job, key in overrides.items():
+            if key not in PC_STAGES:
+                raise ValueError(f"job {job!r} maps to unknown stage key {key!r} (known: {', '.join(PC_STAGES)})")
+        return overrides
+
+    def publish_job_for(self, runtime: str) -> str:
+        return self.publish_job.format(runtime=runtime)
+
+    def digest_variable_for(self, runtime: str) -> str:
+        return self.digest_variable.format(RUNTIME=runtime.upper().replace("-", "_"))
+
+    def dockerfile_for(self, runtime: str) -> str:
+        return self.dockerfiles.get(runtime, f"runtimes/{runtime}/Dockerfile")
+
+    def pc_stage_for(self, job_name: str, gitlab_stage: str) -> str | None:
+        """The pc-release stage a GitLab job belongs to, or None when its stage is not watched."""
+        if job_name in self.job_stage_overrides:
+            return self.job_stage_overrides[job_name]
+        for key, names in self.stages.items():
+            if gitlab_stage in names:
+                return key
+        return None
+
+    def is_web_only_path(self, path: str) -> bool:
+        return matches_any(path, self.web_only_paths)
+
+    def is_watched_path(self, path: str) -> bool:
+        return matches_any(path, self.watched_paths)
+
+    def is_web_fast_job(self, job_name: str) -> bool:
+        return matches_any(job_name, self.web_fast_jobs)
+
+    def is_report_only_job(self, job_name: str) -> bool:
+        return matches_any(job_name, self.report_only_jobs)
+
+
+DEFAULT_RELEASE_CONFIG = ReleaseConfig()
+
+
+def load_release_config(text: str, source: str = RELEASE_CONFIG_PATH) -> ReleaseConfig:
+    """Parse and validate `.pc-release.yaml` text; an empty file means the defaults."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ReleaseConfigError([f"{source}: invalid YAML: {where}{problem}"]) from err
+    if data is None:
+        return DEFAULT_RELEASE_CONFIG
+    if not isinstance(data, dict):
+        raise ReleaseConfigError([f"{source}: must be a mapping of settings, got {type(data).__name__}"])
+    try:
+        return ReleaseConfig.model_validate(data)
+    except ValidationError as err:
+        raise ReleaseConfigError([_describe(source, error) for error in err.errors()]) from err
+
+
+_TYPE_MESSAGES = {
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _describe(source: str, error: Any) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        message = _unknown_field_message(loc)
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind == "greater_than":
+        message = f"must be > {ctx['gt']:g}"
+    elif kind == "too_short":
+        message = "must not be empty"
+    elif kind == "literal_error":
+        message = f"must be one of {ctx['expected']}"
+    elif kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+    elif kind in _TYPE_MESSAGES:
+        message = f"{_TYPE_MESSAGES[kind]} (got {_short(error['input'])})"
+    else:
+        message = error["msg"][0].lower() + error["msg"][1:]
+    where = ".".join(str(part) for part in loc) or "(top level)"
+    return f"{source}: {where}: {message}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unknown_field_message(loc: tuple[Any, ...]) -> str:
+    allowed = _fields_at(loc[:-1])
+    if not allowed:
+        return "unknown field"
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown field; {hint}allowed: {', '.join(allowed)}"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The YAML keys accepted by the model found at `loc` of a ReleaseConfig document."""
+    annotation: Any = ReleaseConfig
+    parts = list(loc)
+    while True:
+        annotation = _unwrap_optional(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if not parts:
+                return [field.alias or name for name, field in annotation.model_fields.items()]
+            part = parts.pop(0)
+            by_key = {field.alias or name: field for name, field in annotation.model_fields.items()}
+            if part not in by_key:
+                return []
+            annotation = by_key[part].annotation
+        elif typing.get_origin(annotation) in (dict, list) and parts:
+            parts.pop(0)
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return []
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+class RuntimeMatrixError(ValueError):
+    """The runtime matrix script does not declare its runtimes in the shape pc-release reads."""
+
+
+_MATRIX_ASSIGNMENT = re.compile(
+    rf"^[ \t]*(?:(?:declare|typeset)[ \t]+-a[ \t]+|readonly[ \t]+(?:-a[ \t]+)?)?"
+    rf"{RUNTIME_MATRIX_VARIABLE}(\+?)=\(",
+    re.MULTILINE,
+)
+
+
+def parse_runtime_matrix(text: str) -> list[str]:
+    """The runtimes declared by `PLATFORM_CONTROL_RUNTIMES=( ... )` in a bash runtime matrix script.
+
+    Handles one-line and multi-line arrays, quoted names, comments (whole-line and trailing), `declare -a`,
+    and `+=( ... )` appends; later plain assignments replace earlier ones, as in bash.
+    """
+    assignments = list(_MATRIX_ASSIGNMENT.finditer(text))
+    if not assignments:
+        raise RuntimeMatrixError(f"no {RUNTIME_MATRIX_VARIABLE}=( ... ) array found")
+    runtimes: list[str] = []
+    for assignment in assignments:
+        names = _array_items(text[assignment.end() :])
+        runtimes = [*runtimes, *names] if assignment.group(1) else names
+    for name in runtimes:
+        if not _RUNTIME_NAME.fullmatch(name):
+            raise RuntimeMatrixError(f"{name!r} is not a runtime name (lower-case letters, digits, '-')")
+    duplicates = sorted({name for name in runtimes if runtimes.count(name) > 1})
+    if duplicates:
+        raise RuntimeMatrixError(f"runtime listed twice: {', '.join(duplicates)}")
+    if not runtimes:
+        raise RuntimeMatrixError(f"{RUNTIME_MATRIX_VARIABLE} is empty")
+    return runtimes
+
+
+def _array_items(rest: str) -> list[str]:
+    lexer = shlex.shlex(rest, posix=True, punctuation_chars="()")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    items: list[str] = []
+    try:
+        for token in lexer:
+            if token == ")":
+                return items
+            if "$" in token or "(" in token:
+                raise RuntimeMatrixError(f"{token!r}: runtimes must be literal names, not expansions")
+            items.append(token)
+    except ValueError as err:
+        raise RuntimeMatrixError(f"unterminated {RUNTIME_MATRIX_VARIABLE} array: {err}") from err
+    raise RuntimeMatrixError(f"unterminated {RUNTIME_MATRIX_VARIABLE} array: missing ')'")

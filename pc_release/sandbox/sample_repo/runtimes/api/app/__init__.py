@@ -1,0 +1,1 @@
+"""Platform-Control API runtime: platform role bindings and the admin audit log."""
