@@ -112,6 +112,37 @@ class MasterCi(Record):
 
 
 PreflightStatus = Literal["passed", "failed", "skipped", "not_run", "scoped_passed", "scoped_failed"]
+PreflightCheckStatus = Literal["passed", "failed", "skipped"]
+# Why a preflight check failed: a real defect, a local environment that could not run it, or e2e flakiness.
+PreflightClassification = Literal["release_blocker", "environment_drift", "local_instability"]
+
+
+class PreflightTest(Record):
+    """One failing or flaky test of a preflight check, as the check's report names it."""
+
+    title: str
+    location: str
+    project: str | None = None
+    attempts: int = 1
+    message: str = ""
+
+
+class PreflightCheck(Record):
+    """One local preflight check's outcome, classified, with the evidence behind the classification."""
+
+    name: str
+    status: PreflightCheckStatus
+    reason: str
+    classification: PreflightClassification | None = None
+    scope: str | None = None
+    report_format: str | None = None
+    exit_code: int | None = None
+    duration_seconds: float = 0.0
+    counts: dict[str, int] = Field(default_factory=dict)
+    failing_tests: list[PreflightTest] = Field(default_factory=list)
+    flaky_tests: list[PreflightTest] = Field(default_factory=list)
+    evidence: dict[str, str | int | bool | list[str]] = Field(default_factory=dict)
+    output_tail: str = ""
 
 
 class PreflightReport(Record):
@@ -122,6 +153,8 @@ class PreflightReport(Record):
     blocking: bool = False
     scope: str | None = None
     classifications: dict[str, str] = Field(default_factory=dict)
+    checks: list[PreflightCheck] = Field(default_factory=list)
+    duration_seconds: float | None = None
 
 
 class ReleaseBranchUpdate(Record):
@@ -144,3 +177,66 @@ class ReleasePipeline(Record):
     request_id: str
     created: bool
     kind: PromotionKind
+
+
+# Kubernetes objects as pc-release reads them (KubernetesResource, and manifests parsed the same way).
+
+
+class KubeContainer(Record):
+    """A container of a workload's pod template: its image and the names (never values) it is configured with."""
+
+    name: str
+    image: str = ""
+    env_names: list[str] = Field(default_factory=list)
+    secret_refs: list[str] = Field(default_factory=list)
+    configmap_key_refs: list[str] = Field(default_factory=list, description="CONFIGMAP/KEY read by env vars")
+
+
+class KubeDeployment(Record):
+    name: str
+    namespace: str | None = None
+    kind: str = "Deployment"
+    labels: dict[str, str] = Field(default_factory=dict)
+    selector: dict[str, str] = Field(default_factory=dict)
+    replicas: int | None = None
+    ready_replicas: int = 0
+    containers: list[KubeContainer] = Field(default_factory=list)
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    secret_refs: list[str] = Field(
+        default_factory=list, description="Every Secret the pod template references: env, envFrom, volumes, pulls."
+    )
+
+
+class KubeContainerStatus(Record):
+    name: str
+    image: str = ""
+    image_id: str = ""
+    ready: bool = False
+    restart_count: int = 0
+
+
+class KubePod(Record):
+    name: str
+    namespace: str | None = None
+    phase: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    owner: str | None = Field(None, description="KIND/NAME of the controlling owner, e.g. ReplicaSet/api-5d9f")
+    containers: list[KubeContainerStatus] = Field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.containers) and all(c.ready for c in self.containers)
+
+
+class KubeConfigMap(Record):
+    name: str
+    namespace: str | None = None
+    keys: list[str] = Field(default_factory=list)
+
+
+class KubeSecret(Record):
+    """A Secret by name and type only: its keys and values are never read into a record."""
+
+    name: str
+    namespace: str | None = None
+    type: str = "Opaque"

@@ -37,6 +37,13 @@ class Outcome:
                 return event.passed
         return None
 
+    def evaluation(self, name: str) -> dg.AssetCheckEvaluation | None:
+        """A check's whole evaluation (passed, severity, description, metadata values), or None if it never ran."""
+        for event in self.result.get_asset_check_evaluations():
+            if event.check_name == name:
+                return event
+        return None
+
 
 def settings_for(world: GitWorld, gitlab_url: str, dist: Path) -> Settings:
     return Settings(repo_path=world.clone, gitlab_url=gitlab_url, gitlab_project=PROJECT, dist_dir=dist)

@@ -1,10 +1,27 @@
-"""local_preflight: records whether the local preflight ran, was skipped, and whether it may block."""
+"""local_preflight: the three local preflight checks run in parallel on the promoted SHA, classified, and gated.
+
+Each check (playwright_e2e, role_authz_smoke, kind_parity) is an asset check of its own carrying its evidence;
+`local_preflight_gate` is the blocking one, and blocks only under PLATFORM_CONTROL_REQUIRE_LOCAL_PREFLIGHT=true.
+"""
+
+from typing import Any
 
 import dagster as dg
 
 from pc_release.defs.promotion.assets import GROUP, check_result
-from pc_release.models import SourceCommit
-from pc_release.policy.preflight import preflight_gate, preflight_not_run
+from pc_release.models import PreflightCheck, PreflightReport, PreflightTest, SourceCommit
+from pc_release.policy.preflight import check_verdict, preflight_gate, preflight_not_run, should_run
+from pc_release.preflight.runner import PREFLIGHT_CHECK_NAMES, run_local_preflight
+from pc_release.resources.commands import CommandRunnerResource
+from pc_release.resources.git import GitResource
+from pc_release.resources.kubernetes import KubernetesResource
+
+ASSET = "local_preflight"
+CHECK_DESCRIPTIONS = {
+    "playwright_e2e": "The frontend's full Playwright e2e suite (admin route guard, platform roles, audit log).",
+    "role_authz_smoke": "Platform-role bind/list/revoke authz and the admin audit-log read path.",
+    "kind_parity": "The kind overlay (and, with a kube context, the live kind cluster) mirrors platform-control.",
+}
 
 
 @dg.asset(
@@ -14,19 +31,100 @@ from pc_release.policy.preflight import preflight_gate, preflight_not_run
     check_specs=[
         dg.AssetCheckSpec(
             "local_preflight_gate",
-            asset="local_preflight",
+            asset=ASSET,
             blocking=True,
             description="Advisory by default; blocks only under PLATFORM_CONTROL_REQUIRE_LOCAL_PREFLIGHT=true.",
-        )
+        ),
+        *(dg.AssetCheckSpec(name, asset=ASSET, description=text) for name, text in CHECK_DESCRIPTIONS.items()),
     ],
 )
-def local_preflight(context: dg.AssetExecutionContext, source_commit: SourceCommit):
-    """The local preflight's outcome for this promotion."""
-    report = preflight_not_run(source_commit.request)
-    verdict = preflight_gate(report, source_commit.request)
-    context.log.info(f"local preflight: {report.status} ({report.reason})")
+def local_preflight(
+    context: dg.AssetExecutionContext,
+    source_commit: SourceCommit,
+    git: GitResource,
+    commands: CommandRunnerResource,
+    kubernetes: KubernetesResource,
+):
+    """The local preflight's signal for this promotion: every check's outcome and classification."""
+    request = source_commit.request
+    if should_run(request):
+        report = run_local_preflight(git.clone(), source_commit.sha, request, commands, kubernetes)
+    else:
+        report = preflight_not_run(request)
+    verdict = preflight_gate(report, request)
+    ran = {check.name: check for check in report.checks}
+    checks = [ran.get(name) or _not_run(name, report) for name in PREFLIGHT_CHECK_NAMES]
+    for check in checks:
+        label = f"{check.status} ({check.classification})" if check.classification else check.status
+        context.log.info(f"{check.name}: {label} in {check.duration_seconds:.1f}s: {check.reason}")
+    (context.log.warning if verdict.warning or not verdict.ok else context.log.info)(verdict.reason)
     return dg.MaterializeResult(
         value=report,
-        metadata={"status": report.status, "reason": report.reason, "blocking": report.blocking},
-        check_results=[check_result(verdict, "local_preflight")],
+        metadata=_report_metadata(report, source_commit.sha),
+        check_results=[check_result(verdict, ASSET), *(_check_result(check) for check in checks)],
     )
+
+
+def _not_run(name: str, report: PreflightReport) -> PreflightCheck:
+    return PreflightCheck(name=name, status="skipped", reason=report.reason)
+
+
+def _check_result(check: PreflightCheck) -> dg.AssetCheckResult:
+    base = check_result(check_verdict(check), ASSET)
+    metadata: dict[str, Any] = {
+        "duration_seconds": check.duration_seconds,
+        **{f"count_{key}": value for key, value in check.counts.items()},
+    }
+    if check.exit_code is not None:
+        metadata["exit_code"] = check.exit_code
+    if check.report_format:
+        metadata["report_format"] = check.report_format
+    if check.failing_tests:
+        metadata["failing_tests"] = dg.MetadataValue.json([f"{t.title} ({t.location})" for t in check.failing_tests])
+        metadata["failures"] = dg.MetadataValue.md(_tests_table(check.failing_tests))
+    if check.flaky_tests:
+        metadata["flaky_tests"] = dg.MetadataValue.json([f"{t.title} ({t.location})" for t in check.flaky_tests])
+    for key, value in check.evidence.items():
+        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
+    if check.output_tail and check.status == "failed":
+        metadata["output_tail"] = dg.MetadataValue.md(f"```\n{check.output_tail[-2000:]}\n```")
+    return dg.AssetCheckResult(
+        check_name=base.check_name,
+        asset_key=base.asset_key,
+        passed=base.passed,
+        severity=base.severity,
+        description=base.description,
+        metadata={**base.metadata, **metadata},
+    )
+
+
+def _tests_table(tests: list[PreflightTest]) -> str:
+    rows = ["| test | location | attempts | error |", "|---|---|---|---|"]
+    for test in tests:
+        message = test.message.replace("|", "\\|")
+        rows.append(f"| {test.title.replace('|', '/')} | {test.location} | {test.attempts} | {message} |")
+    return "\n".join(rows)
+
+
+def _report_metadata(report: PreflightReport, sha: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "sha": sha,
+        "status": report.status,
+        "reason": report.reason,
+        "blocking": report.blocking,
+        "scope": report.scope or "full",
+        "classifications": dg.MetadataValue.json(report.classifications),
+    }
+    if report.duration_seconds is not None:
+        slowest = max((c.duration_seconds for c in report.checks), default=0.0)
+        metadata["duration_seconds"] = report.duration_seconds
+        metadata["slowest_check_seconds"] = slowest
+    if report.checks:
+        rows = ["| check | status | classification | seconds | tests | reason |", "|---|---|---|---|---|---|"]
+        for c in report.checks:
+            counts = ", ".join(f"{k} {v}" for k, v in c.counts.items() if v) or "-"
+            reason = c.reason.replace("|", "\\|")
+            seconds = f"{c.duration_seconds:.1f}"
+            rows.append(f"| {c.name} | {c.status} | {c.classification or '-'} | {seconds} | {counts} | {reason} |")
+        metadata["checks"] = dg.MetadataValue.md("\n".join(rows))
+    return metadata

@@ -1,0 +1,1 @@
+"""Local preflight machinery: report parsers, failure classification, kind parity and the parallel runner."""

@@ -1,0 +1,168 @@
+"""CommandRunnerResource: runs preflight commands in throwaway git worktrees of the promoted SHA.
+
+Each command sees exactly the promoted commit (never the operator's working tree), in its own process group
+so a timeout stops everything it started, with an environment that never carries the GitLab token.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from pc_release.errors import GitOperationError, InvalidInput, redact
+from pc_release.preflight.models import CommandResult
+from pc_release.resources.gitlab import TOKEN_ENV_VAR
+
+# `git worktree add/remove` edit the clone's shared worktree list; one at a time keeps that list consistent.
+_WORKTREE_LOCK = threading.Lock()
+_STOP_GRACE_SECONDS = 5.0
+
+
+def child_environment(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a check: ours plus `extra`, minus every variable that carries the GitLab token."""
+    source = os.environ if base is None else base
+    token = source.get(TOKEN_ENV_VAR, "")
+    env = {**source, **extra}
+    return {key: value for key, value in env.items() if key != TOKEN_ENV_VAR and not (token and token in value)}
+
+
+def inside(root: Path, relative: str, what: str) -> Path:
+    """`root/relative`, refusing paths that would leave the worktree."""
+    normal = posixpath.normpath(relative)
+    if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
+        raise InvalidInput(f"{what} {relative!r} must stay inside the repository", rule="preflight-config")
+    return root / normal
+
+
+class CommandRunnerResource(dg.ConfigurableResource):
+    """Where and how preflight commands run."""
+
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variables added to every check's environment, e.g. PC_RELEASE_NODE_MODULES.",
+    )
+    work_dir: str | None = Field(None, description="Parent of the temporary worktrees; default the system temp dir.")
+    output_limit_bytes: int = Field(2_000_000, gt=0, description="Output kept per command (the end of it).")
+
+    @contextmanager
+    def worktree(self, repo_path: str | Path, sha: str) -> Iterator[Path]:
+        """A detached worktree of `sha` from the clone at `repo_path`, removed (with anything written) on exit."""
+        repo = Path(repo_path)
+        parent = Path(tempfile.mkdtemp(prefix="pc-preflight-", dir=self.work_dir))
+        path = parent / sha[:12]
+        with _WORKTREE_LOCK:
+            added = subprocess.run(
+                ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(path), sha],
+                capture_output=True,
+                text=True,
+            )
+        if added.returncode != 0:
+            shutil.rmtree(parent, ignore_errors=True)
+            raise GitOperationError(f"git worktree add {sha} failed: {added.stderr.strip()}", rule="preflight-worktree")
+        try:
+            yield path
+        finally:
+            with _WORKTREE_LOCK:
+                subprocess.run(
+                    ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True
+                )
+                shutil.rmtree(parent, ignore_errors=True)
+                subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
+
+    def run(self, command: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float) -> CommandResult:
+        """Run `command` from `cwd`; stdout and stderr go to one file so a chatty child can never block on a pipe."""
+        environment = child_environment({**self.env, **env})
+        token = os.environ.get(TOKEN_ENV_VAR)
+        with tempfile.TemporaryFile(mode="w+b") as log:
+            started = time.monotonic()
+            try:
+                process = subprocess.Popen(
+                    command,
+                    cwd=cwd,
+                    env=environment,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as err:
+                return CommandResult(
+                    command=command,
+                    cwd=str(cwd),
+                    workdir=str(cwd),
+                    started=False,
+                    output=redact(f"cannot execute {command[0]!r}: {err.strerror or err}", token),
+                )
+            timed_out = False
+            try:
+                exit_code: int | None = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                exit_code = self._stop(process)
+            finally:
+                # Whatever the command left running (web servers, browsers) goes with it.
+                _signal_group(process.pid, signal.SIGKILL)
+            duration = time.monotonic() - started
+            log.seek(0, os.SEEK_END)
+            size = log.tell()
+            log.seek(max(0, size - self.output_limit_bytes))
+            output = log.read().decode("utf-8", errors="replace")
+        return CommandResult(
+            command=command,
+            cwd=str(cwd),
+            workdir=str(cwd),
+            exit_code=exit_code,
+            timed_out=timed_out,
+            timeout_seconds=timeout,
+            duration_seconds=duration,
+            output=redact(output, token),
+        )
+
+    @staticmethod
+    def _stop(process: subprocess.Popen) -> int | None:
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            return process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            return process.wait()
+
+    def run_in_worktree(
+        self,
+        repo_path: str | Path,
+        sha: str,
+        command: list[str],
+        *,
+        cwd: str = ".",
+        env: Mapping[str, str] | None = None,
+        timeout: float,
+        collect: list[str] | None = None,
+    ) -> CommandResult:
+        """Run `command` in a fresh worktree of `sha` and read back the files named in `collect` before removal."""
+        with self.worktree(repo_path, sha) as root:
+            workdir = inside(root, cwd, "working directory")
+            targets = {name: inside(root, name, "report path") for name in collect or []}
+            if not workdir.is_dir():
+                raise InvalidInput(f"working directory {cwd!r} does not exist at {sha}", rule="preflight-config")
+            result = self.run(command, cwd=workdir, env=env or {}, timeout=timeout)
+            files = {
+                name: path.read_text(errors="replace") if path.is_file() else None for name, path in targets.items()
+            }
+            return result.model_copy(update={"cwd": cwd, "workdir": str(root), "files": files})
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
