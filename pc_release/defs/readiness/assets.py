@@ -1,0 +1,69 @@
+"""release_readiness: the candidate SHA checked for the policy's common release failure classes, between the
+local preflight and release_branch, so a doomed release is never pushed."""
+
+import dagster as dg
+
+from pc_release.defs.promotion.assets import GROUP, check_result, request_id
+from pc_release.defs.readiness.resources import ReadinessResource
+from pc_release.models import SourceCommit
+from pc_release.policy import promotion as promotion_rules
+from pc_release.policy.readiness import READINESS_CHECKS
+from pc_release.readiness.evaluate import ReadinessInputs, evaluate
+from pc_release.resources.commands import CommandRunnerResource
+from pc_release.resources.git import GitResource
+
+ASSET = "release_readiness"
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["local_preflight"],
+    kinds={"git", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=ASSET, blocking=True, description=description)
+        for name, description in READINESS_CHECKS.items()
+    ],
+)
+def release_readiness(
+    context: dg.AssetExecutionContext,
+    source_commit: SourceCommit,
+    git: GitResource,
+    commands: CommandRunnerResource,
+    readiness: ReadinessResource,
+):
+    """What the release pipeline would trip over at this SHA: runtime matrix vs publish jobs and digest fan-in,
+    OCI labels, schema and seed on a real PostgreSQL, generated artifacts, runtime files and config keys,
+    pending release-only edits, canonical remotes."""
+    report = evaluate(
+        ReadinessInputs(
+            repo=git.clone().path,
+            source=source_commit,
+            release_branch=git.release_branch,
+            master_branch=git.master_branch,
+            pipeline_variables=promotion_rules.pipeline_variables(source_commit.request, request_id(source_commit)),
+            commands=commands,
+            postgres_url=readiness.postgres_url,
+            release_worktree=readiness.release_worktree,
+            canonical_remotes=tuple(readiness.canonical_remotes),
+        )
+    )
+    for verdict in report.verdicts:
+        if verdict.ok and not verdict.warning:
+            context.log.info(f"{verdict.rule}: {verdict.reason}")
+        else:
+            context.log.warning(f"{verdict.rule}: {verdict.reason}")
+    table = "\n".join(
+        f"| {verdict.rule} | {'pass' if verdict.ok and not verdict.warning else 'warn' if verdict.ok else 'BLOCK'} "
+        f"| {verdict.reason.replace('|', '/').splitlines()[0][:200]} |"
+        for verdict in report.verdicts
+    )
+    return dg.MaterializeResult(
+        value=report,
+        metadata={
+            "sha": report.sha,
+            "released_sha": report.released_sha or "(none)",
+            "blockers": dg.MetadataValue.json([verdict.rule for verdict in report.blockers]),
+            "checks": dg.MetadataValue.md(f"| check | outcome | reason |\n|---|---|---|\n{table}"),
+        },
+        check_results=[check_result(verdict, ASSET) for verdict in report.verdicts],
+    )

@@ -1,0 +1,1 @@
+"""Release readiness: what the candidate SHA would break in the release pipeline, found before the push."""
