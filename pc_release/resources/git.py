@@ -123,6 +123,11 @@ class GitClone:
         )
         return out if status == 0 else None
 
+    def changed_paths(self, base: str, head: str) -> list[str]:
+        """Every path whose content differs between two commits; a rename counts as both of its paths."""
+        out = self._git("diff", "--name-only", "-z", "--no-renames", base, head, "--")
+        return [path for path in out.split("\0") if path]
+
     def push_release(self, sha: str, expected: str | None) -> bool:
         """Point the remote release branch at `sha`, only if it still holds `expected`.
 
@@ -140,8 +145,13 @@ class GitClone:
         )
         if status == 0:
             return True
-        if "stale info" in out + err or "fetch first" in out + err or "[rejected]" in out + err:
+        # Simultaneous pushes race past git's client-side lease check, and the loser is then refused by the
+        # remote's own compare-and-swap ("cannot lock ref ... is at X but expected Y"): a lost lease too.
+        try:
             now = self.remote_release_sha()
+        except GitOperationError:
+            now = expected  # the remote cannot even be read: the push's own error below says why
+        if now != expected or any(sign in out + err for sign in ("stale info", "fetch first", "[rejected]")):
             raise LeaseLost(
                 f"{self.release_branch} moved while promoting: expected {expected or '(absent)'}, remote now has "
                 f"{now or '(absent)'}; the concurrent value was kept. Another promotion is in progress or "

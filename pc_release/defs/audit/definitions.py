@@ -1,0 +1,15 @@
+"""Dagster definitions of the audit domain."""
+
+import dagster as dg
+
+from pc_release.defs.audit.assets import promotion_plan, release_drift
+from pc_release.defs.audit.checks import dev_test_follow_up_check, web_fast_eligible_check
+from pc_release.defs.audit.jobs import drift_audit_job, plan_promotion_job
+from pc_release.defs.audit.schedules import drift_audit_schedule
+
+defs = dg.Definitions(
+    assets=[release_drift, promotion_plan],
+    asset_checks=[web_fast_eligible_check, dev_test_follow_up_check],
+    jobs=[drift_audit_job, plan_promotion_job],
+    schedules=[drift_audit_schedule],
+)

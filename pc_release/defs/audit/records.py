@@ -1,0 +1,110 @@
+"""What pc-release last promoted, read back from the records it leaves: the release record, the promotion's
+materializations on the Dagster instance, and the candidate env in the dist dir."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pc_release.defs.pipeline.record import RECORD_FILE
+from pc_release.policy.audit import LastPromotion
+from pc_release.policy.promotion import FULL_SHA
+from pc_release.resources.files import ReleaseFilesResource
+
+# Materializations that say which SHA the release branch was moved to. The release record comes when the
+# pipeline ends; release_branch and release_pipeline as soon as the push and the trigger happen, so a promotion
+# whose pipeline is still running is not mistaken for a branch moved outside pc-release.
+RECORD_ASSETS = ("release_record", "release_pipeline", "release_branch")
+
+
+def _text(value: object) -> str | None:
+    value = getattr(value, "value", value)
+    return None if value is None else str(value)
+
+
+def _kind(value: str | None) -> str:
+    # A release record may say "dev-test, not released"; what matters to the audit is that it was a dev-test.
+    return "dev-test" if value and "dev-test" in value else "release"
+
+
+def _promotion(sha: str | None, kind: str | None, at: datetime, source: str, url: str | None) -> LastPromotion | None:
+    if not sha or not FULL_SHA.fullmatch(sha):
+        return None
+    recorded_at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return LastPromotion(sha=sha, kind=_kind(kind), recorded_at=recorded_at, source=source, pipeline_url=url or None)
+
+
+def from_instance(instance: dg.DagsterInstance) -> list[LastPromotion]:
+    found = []
+    for name in RECORD_ASSETS:
+        event = instance.get_latest_materialization_event(dg.AssetKey(name))
+        if event is None or event.asset_materialization is None:
+            continue
+        meta = event.asset_materialization.metadata
+        promotion = _promotion(
+            _text(meta.get("sha")),
+            _text(meta.get("kind")),
+            datetime.fromtimestamp(event.timestamp, UTC),
+            f"{name} materialization, run {event.run_id[:8]}",
+            _text(meta.get("pipeline_url")),
+        )
+        if promotion is not None:
+            found.append(promotion)
+    return found
+
+
+def from_dist(files: ReleaseFilesResource) -> list[LastPromotion]:
+    """The files a promotion writes beside the clone; they outlive a wiped Dagster instance."""
+    found = []
+    candidate = files.read_candidate() or {}
+    created = candidate.get("PLATFORM_CONTROL_CANDIDATE_CREATED_AT")
+    if created:
+        promotion = _promotion(
+            candidate.get("PLATFORM_CONTROL_RELEASE_SHA"),
+            candidate.get("PLATFORM_CONTROL_RELEASE_KIND"),
+            datetime.fromisoformat(created),
+            f"candidate env {files.candidate_path}",
+            None,
+        )
+        if promotion is not None:
+            found.append(promotion)
+    record = _newest_record_file(Path(files.dist_dir))
+    if record is not None:
+        found.append(record)
+    return found
+
+
+def _newest_record_file(dist: Path) -> LastPromotion | None:
+    """The release record of the newest pipeline; only that one file is read, however many releases came before."""
+    prefix, suffix = RECORD_FILE.split("{pipeline_id}")
+    numbered = {}
+    for path in dist.glob(f"{prefix}*{suffix}"):
+        number = path.name.removeprefix(prefix).removesuffix(suffix)
+        if number.isdigit():
+            numbered[int(number)] = path
+    if not numbered:
+        return None
+    path = numbered[max(numbered)]
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    at = record.get("recorded_at") if isinstance(record, dict) else None
+    if not at:
+        return None
+    return _promotion(
+        _text(record.get("sha")),
+        _text(record.get("kind")),
+        datetime.fromisoformat(str(at)),
+        f"release record {path}",
+        _text(record.get("pipeline_url")),
+    )
+
+
+def last_promotion(instance: dg.DagsterInstance, files: ReleaseFilesResource) -> LastPromotion | None:
+    """The newest promotion any record knows of."""
+    found = from_instance(instance) + from_dist(files)
+    return max(found, key=lambda p: p.recorded_at) if found else None

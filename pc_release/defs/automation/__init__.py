@@ -1,0 +1,1 @@
+"""Automation: promotion of the master head SHA after its CI goes green."""
