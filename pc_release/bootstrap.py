@@ -87,7 +87,9 @@ def main(argv: list[str]) -> int:
     else:
         cmd = [str(python), "-m", "pc_release.sandbox.demo", command, *rest]
     print("+ " + " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    # exec, so Ctrl-C and SIGTERM reach pytest or the demo directly and they shut down cleanly.
+    os.chdir(ROOT)
+    os.execve(cmd[0], cmd, env)
 
 
 if __name__ == "__main__":
