@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pc_release.defs.audit import definitions as audit
+from pc_release.defs.automation import definitions as automation
+from pc_release.defs.pipeline import definitions as pipeline
+from pc_release.defs.pipeline.cluster import ReleaseClusterResource
 from pc_release.defs.preflight import definitions as preflight
 from pc_release.defs.promotion import definitions as promotion
+from pc_release.defs.readiness import definitions as readiness
+from pc_release.defs.readiness.resources import ReadinessResource
+from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import TOKEN_ENV_VAR, GitLabResource
+from pc_release.resources.kubernetes import KubernetesResource
+from pc_release.resources.run_storage import RunScopedIOManager
 from pc_release.settings import Settings
 
-DOMAINS = (promotion, preflight)
+DOMAINS = (promotion, preflight, audit, automation, pipeline, readiness)
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -30,6 +39,26 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             release_branch=settings.release_branch,
         ),
         "release_files": ReleaseFilesResource(dist_dir=str(settings.candidate_dir)),
+        # Concurrent runs on one DAGSTER_HOME must not read each other's asset values (see run_storage.py).
+        "io_manager": RunScopedIOManager(),
+        "commands": CommandRunnerResource(
+            env={"PC_RELEASE_NODE_MODULES": str(settings.node_modules)} if settings.node_modules else {}
+        ),
+        "kubernetes": KubernetesResource(
+            context=settings.kube_context, kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None
+        ),
+        "release_cluster": ReleaseClusterResource(
+            cluster=KubernetesResource(
+                context=settings.release_kube_context,
+                kubeconfig=str(settings.release_kubeconfig) if settings.release_kubeconfig else None,
+            ),
+            namespace=settings.release_namespace,
+        ),
+        "readiness": ReadinessResource(
+            postgres_url=settings.postgres_url.get_secret_value() if settings.postgres_url else None,
+            release_worktree=str(settings.release_worktree) if settings.release_worktree else None,
+            canonical_remotes=settings.canonical_remotes,
+        ),
     }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pc_release.resources.gitlab import TOKEN_ENV_VAR
 
@@ -45,11 +46,68 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PC_RELEASE_GITLAB_PROJECT", "CI_PROJECT_PATH"),
     )
 
+    # The local preflight: where its checks find Node packages and (optionally) the live kind cluster.
+    node_modules: Path | None = Field(
+        default=None,
+        validation_alias="PC_RELEASE_NODE_MODULES",
+        description="node_modules holding @playwright/test for the frontend e2e check (passed to the check).",
+    )
+    kube_context: str | None = Field(
+        default=None,
+        validation_alias="PC_RELEASE_KUBE_CONTEXT",
+        description="kubeconfig context of the local kind cluster; kind parity then compares the live cluster.",
+    )
+    kubeconfig: Path | None = Field(default=None, validation_alias="PC_RELEASE_KUBECONFIG")
+
+    # The release pipeline: the cluster it deploys to, read for runtime image conformance (unset: not checked).
+    release_kube_context: str | None = Field(default=None, validation_alias="PC_RELEASE_RELEASE_KUBE_CONTEXT")
+    release_kubeconfig: Path | None = Field(default=None, validation_alias="PC_RELEASE_RELEASE_KUBECONFIG")
+    release_namespace: str = Field(default="platform-control", validation_alias="PC_RELEASE_RELEASE_NAMESPACE")
+
+    # Automation: the master CI sensor and the scheduled drift audit.
+    auto_promotion: bool = Field(
+        default=False,
+        validation_alias="PC_RELEASE_AUTO_PROMOTION",
+        description="Let master_ci_sensor promote the master head SHA once its CI is green; off by default.",
+    )
+    drift_audit_cron: str = Field(default="0 * * * *", validation_alias="PC_RELEASE_DRIFT_AUDIT_CRON")
+    dev_test_max_age_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias="PC_RELEASE_DEV_TEST_MAX_AGE_HOURS",
+        description="How long the release branch may point at a dev-test SHA before the drift audit fails.",
+    )
+
+    # Release readiness: where the schema checks find PostgreSQL, and the operator's state they inspect.
+    postgres_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="PC_RELEASE_POSTGRES_URL",
+        description="Existing PostgreSQL server (needs CREATEDB) for the schema checks; unset: a throwaway one.",
+    )
+    release_worktree: Path | None = Field(
+        default=None,
+        validation_alias="PC_RELEASE_RELEASE_WORKTREE",
+        description="The operator's release worktree; uncommitted or unpushed edits there block a promotion.",
+    )
+    canonical_remotes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="PC_RELEASE_CANONICAL_REMOTES",
+        description="Comma-separated remotes whose master must already contain the promoted SHA.",
+    )
+
+    @field_validator("canonical_remotes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     @field_validator(
         "skip_local_preflight",
         "require_local_preflight",
         "allow_release_branch_divergence",
         "dev_test_deploy",
+        "auto_promotion",
         mode="before",
     )
     @classmethod

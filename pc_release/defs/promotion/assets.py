@@ -137,7 +137,7 @@ def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gi
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"git"})
+@dg.asset(group_name=GROUP, kinds={"git"}, deps=["release_readiness"])
 def release_branch(
     context: dg.AssetExecutionContext,
     source_commit: SourceCommit,

@@ -1,0 +1,300 @@
+"""The release record: the handoff of one release pipeline, assembled from the promotion run's gates and the
+pipeline's final observation, rendered as JSON (beside the candidate env) and as Markdown (in the UI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+from pydantic import BaseModel, Field
+
+from pc_release.defs.pipeline.watch import Observation, pipeline_gate_verdicts
+from pc_release.models import Verdict
+from pc_release.policy import pipeline as rules
+
+RECORD_FILE = "platform-control-release-record-{pipeline_id}.json"
+# Promotion gates in lineage order; the record lists them first, as the operator met them.
+PROMOTION_GATES = (
+    "reachable_from_master",
+    "release_branch_guard",
+    "failed_sha_retry",
+    "master_ci_green_on_exact_sha",
+    "local_preflight_gate",
+    "candidate_matches_release_branch",
+)
+
+
+class PromotionEvidence(BaseModel):
+    """What the promotion run that triggered the pipeline recorded: its assets' metadata and its gates."""
+
+    run_id: str | None = None
+    metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    gates: dict[str, rules.Gate] = Field(default_factory=dict)
+    gate_metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def value(self, asset: str, key: str, default: Any = None) -> Any:
+        return self.metadata.get(asset, {}).get(key, default)
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def promotion_evidence(instance: dg.DagsterInstance, run_id: str | None) -> PromotionEvidence:
+    """Read the promotion run's materializations and check evaluations back from the event log."""
+    evidence = PromotionEvidence(run_id=run_id)
+    if not run_id:
+        return evidence
+    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            evidence.metadata[materialization.asset_key.to_user_string()] = {
+                key: _plain(value) for key, value in materialization.metadata.items()
+            }
+        else:
+            check = event.event_specific_data
+            warning = not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+            evidence.gates[check.check_name] = rules.Gate(
+                name=check.check_name,
+                passed=check.passed or warning,
+                warning=warning,
+                description=check.description or "",
+            )
+            evidence.gate_metadata[check.check_name] = {k: _plain(v) for k, v in check.metadata.items()}
+    return evidence
+
+
+class GateRecord(BaseModel):
+    name: str
+    outcome: str
+    detail: str
+
+
+class JobRecord(BaseModel):
+    name: str
+    status: str
+    duration_seconds: float | None
+    url: str
+    earlier_attempts: list[str] = Field(default_factory=list)
+
+
+class StageRecord(BaseModel):
+    stage: str
+    title: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    jobs: list[JobRecord]
+    not_run_by_profile: list[str]
+    ran_outside_profile: list[str]
+    hints: list[str]
+
+
+class RuntimeRecord(BaseModel):
+    runtime: str
+    outcome: str
+    digest: str | None = None
+    publish_job: str | None = None
+    job_status: str | None = None
+    job_url: str | None = None
+
+
+class ReleaseRecord(BaseModel):
+    status: rules.RecordStatus
+    kind: str
+    sha: str
+    source_ref: str | None
+    mode: str
+    profile: str
+    pipeline_id: int
+    pipeline_url: str
+    pipeline_status: str
+    promotion_run_id: str | None
+    transient_retry_reason: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    recorded_at: datetime
+    gates: list[GateRecord]
+    stages: list[StageRecord]
+    runtimes: list[RuntimeRecord]
+    runtime_image_conformance: str
+    not_run_by_profile: list[str]
+    checklist: list[rules.ChecklistItem]
+    notes: list[str]
+
+
+def _outcome(verdict: Verdict) -> str:
+    return "failed" if not verdict.ok else "warning" if verdict.warning else "passed"
+
+
+def _gate_outcome(gate: rules.Gate) -> str:
+    return "warning" if gate.warning else "passed" if gate.passed else "failed"
+
+
+def _stage_gate(stage: rules.StageOutcome) -> GateRecord:
+    outcome = {
+        "passed": "passed",
+        "passed_with_warnings": "warning",
+        "not_run_by_profile": rules.NOT_RUN_BY_PROFILE,
+        "skipped": "skipped",
+        "canceled": "canceled",
+    }.get(stage.status, "failed")
+    detail = rules.stage_passed(stage).reason if outcome != "skipped" else "skipped after an earlier failure"
+    return GateRecord(name=f"stage {stage.stage}", outcome=outcome, detail=detail)
+
+
+def _runtimes(observation: Observation) -> list[RuntimeRecord]:
+    plan, digests = observation.plan, observation.digests()
+    rows = []
+    for runtime in observation.runtimes:
+        if runtime in plan.filtered:
+            rows.append(RuntimeRecord(runtime=runtime, outcome=f"filtered: {plan.filtered[runtime]}"))
+            continue
+        if runtime in plan.not_run_by_profile:
+            rows.append(RuntimeRecord(runtime=runtime, outcome=rules.NOT_RUN_BY_PROFILE))
+            continue
+        job = observation.publish_job(runtime)
+        digest = digests.get(runtime)
+        if job is None:
+            outcome = "no publish job"
+        elif job.state == "passed":
+            outcome = "published" if digest and rules.DIGEST.fullmatch(digest) else "published without a digest"
+        else:
+            outcome = f"publish {job.status}"
+        rows.append(
+            RuntimeRecord(
+                runtime=runtime,
+                outcome=outcome,
+                digest=digest,
+                publish_job=job.name if job else observation.config.publish_job_for(runtime),
+                job_status=job.status if job else None,
+                job_url=job.web_url if job else None,
+            )
+        )
+    return rows
+
+
+def build_record(
+    observation: Observation,
+    evidence: PromotionEvidence,
+    conformance_note: str,
+) -> ReleaseRecord:
+    """The record of a pipeline that reached a terminal status."""
+    watched, pipeline, stages = observation.watched, observation.pipeline, observation.stages
+    gates = []
+    for name in PROMOTION_GATES:
+        gate = evidence.gates.get(name)
+        if gate is None:
+            gates.append(GateRecord(name=name, outcome="not checked", detail="not evaluated by the promotion run"))
+            continue
+        detail = gate.description
+        if name == "local_preflight_gate":
+            status = evidence.value("local_preflight", "status", "?")
+            classes = evidence.value("local_preflight", "classifications")
+            detail = f"local preflight {status}" + (f" (classification: {classes})" if classes else "") + f": {detail}"
+        gates.append(GateRecord(name=name, outcome=_gate_outcome(gate), detail=detail))
+    extra_gates = sorted(set(evidence.gates) - set(PROMOTION_GATES))
+    gates += [
+        GateRecord(name=n, outcome=_gate_outcome(evidence.gates[n]), detail=evidence.gates[n].description)
+        for n in extra_gates
+    ]
+    gates += [_stage_gate(stage) for stage in stages]
+    pipeline_gates = pipeline_gate_verdicts(observation)
+    gates += [GateRecord(name=v.rule, outcome=_outcome(v), detail=v.reason) for v in pipeline_gates]
+    if watched.conformance is None:
+        gates.append(GateRecord(name="runtime_image_conformance", outcome="not checked", detail=conformance_note))
+    failed = [v.rule for v in pipeline_gates if not v.ok]
+    final = rules.final_validation(watched.kind, pipeline, stages, failed)
+    gates.append(GateRecord(name=final.rule, outcome=_outcome(final), detail=final.reason))
+    not_run = [f"runtime {r}" for r in observation.plan.not_run_by_profile]
+    not_run += [item for stage in stages for item in stage.not_run_by_profile if not item.startswith("publish")]
+    not_run += [f"stage {s.stage}" for s in stages if s.status == "not_run_by_profile"]
+    preflight = {k: str(v) for k, v in evidence.metadata.get("local_preflight", {}).items() if v not in (None, "", {})}
+    reason = evidence.gate_metadata.get("failed_sha_retry", {}).get("transient_retry_reason")
+    return ReleaseRecord(
+        status=rules.record_status(watched.kind, pipeline.status, stages, failed),
+        kind=watched.kind,
+        sha=watched.sha,
+        source_ref=evidence.value("source_commit", "source_ref"),
+        mode=watched.mode,
+        profile=watched.profile,
+        pipeline_id=pipeline.id,
+        pipeline_url=pipeline.web_url,
+        pipeline_status=pipeline.status,
+        promotion_run_id=evidence.run_id,
+        transient_retry_reason=reason,
+        started_at=min((s.started_at for s in stages if s.started_at), default=pipeline.created_at),
+        finished_at=max((s.finished_at for s in stages if s.finished_at), default=pipeline.updated_at),
+        recorded_at=datetime.now(UTC),
+        gates=gates,
+        stages=[
+            StageRecord(
+                stage=s.stage,
+                title=rules.STAGE_TITLES[s.stage],
+                status=rules.NOT_RUN_BY_PROFILE if s.status == "not_run_by_profile" else s.status,
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                duration_seconds=s.duration,
+                jobs=[
+                    JobRecord(
+                        name=j.name,
+                        status=j.status,
+                        duration_seconds=j.duration,
+                        url=j.web_url,
+                        earlier_attempts=j.earlier_attempts,
+                    )
+                    for j in s.jobs
+                ],
+                not_run_by_profile=s.not_run_by_profile,
+                ran_outside_profile=s.ran_outside_profile,
+                hints=s.hints,
+            )
+            for s in stages
+        ],
+        runtimes=_runtimes(observation),
+        runtime_image_conformance=watched.conformance.reason if watched.conformance else conformance_note,
+        not_run_by_profile=not_run,
+        checklist=rules.operator_checklist(evidence.gates, preflight, stages),
+        notes=observation.notes,
+    )
+
+
+def render_markdown(record: ReleaseRecord) -> str:
+    """The record as the Dagster UI shows it."""
+    lines = [
+        f"## {record.status}: `{record.sha}`",
+        "",
+        f"- pipeline: [{record.pipeline_id}]({record.pipeline_url}) — {record.pipeline_status}",
+        f"- kind: {record.kind}; mode: {record.mode}; profile: {record.profile}; source ref: {record.source_ref}",
+        f"- started: {record.started_at}; finished: {record.finished_at}",
+    ]
+    if record.transient_retry_reason:
+        lines.append(f"- retry of a failed SHA, stated transient: {record.transient_retry_reason}")
+    if record.not_run_by_profile:
+        lines.append(f"- {rules.NOT_RUN_BY_PROFILE}: {', '.join(record.not_run_by_profile)}")
+    lines += ["", "### Gates", "", "| gate | outcome | detail |", "|---|---|---|"]
+    lines += [f"| {g.name} | {g.outcome} | {_cell(g.detail)} |" for g in record.gates]
+    lines += ["", "### Stages", "", "| stage | status | jobs | hints |", "|---|---|---|---|"]
+    for stage in record.stages:
+        jobs = ", ".join(f"[{j.name}]({j.url}) {j.status}" for j in stage.jobs) or "—"
+        lines.append(f"| {stage.stage} | {stage.status} | {_cell(jobs)} | {_cell(' '.join(stage.hints))} |")
+    lines += ["", "### Runtimes", "", "| runtime | outcome | digest |", "|---|---|---|"]
+    lines += [f"| {r.runtime} | {r.outcome} | `{r.digest or '—'}` |" for r in record.runtimes]
+    lines += ["", f"Runtime image conformance: {record.runtime_image_conformance}"]
+    lines += ["", "### Operator checklist", "", "| item | status | evidence |", "|---|---|---|"]
+    lines += [f"| {c.item} | {c.status} | {_cell(c.evidence)} |" for c in record.checklist]
+    outside = [job for stage in record.stages for job in stage.ran_outside_profile]
+    notes = [*record.notes, *(f"ran although the profile/mode leaves it out: {job}" for job in outside)]
+    if notes:
+        lines += ["", "### Notes", ""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,201 @@
+"""One look at a watched release pipeline: GitLab's pipeline and jobs, the release config and runtime matrix at
+its SHA, the runtime digests from the publish jobs' artifacts, and the verdicts of every stage's checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from pc_release.errors import InvalidInput
+from pc_release.models import GITLAB_TERMINAL_STATUSES, PipelineInfo, Verdict
+from pc_release.policy import pipeline as rules
+from pc_release.release_config import (
+    DEFAULT_RELEASE_CONFIG,
+    RELEASE_CONFIG_PATH,
+    ReleaseConfig,
+    ReleaseConfigError,
+    RuntimeMatrixError,
+    load_release_config,
+    parse_runtime_matrix,
+)
+from pc_release.resources.git import GitClone
+from pc_release.resources.gitlab import GitLabResource
+
+MODE_VARIABLE = "PLATFORM_CONTROL_RELEASE_MODE"
+PROFILE_VARIABLE = "PLATFORM_CONTROL_RELEASE_PROFILE"
+
+
+class DigestRead(BaseModel):
+    """A runtime digest as read from one publish job's artifact (None: the artifact or variable was missing)."""
+
+    job_id: int
+    digest: str | None
+
+
+class WatchedPipeline(BaseModel):
+    """What the sensor remembers about one release pipeline between ticks (it lives in the sensor cursor)."""
+
+    pipeline_id: int
+    sha: str
+    kind: str = "release"
+    mode: str = "full"
+    profile: str = "standard"
+    run_id: str | None = None
+    emitted: dict[str, str] = Field(default_factory=dict, description="stage -> signature last reported")
+    digests: dict[str, DigestRead] = Field(default_factory=dict)
+    partitions_requested: bool = False
+    conformance: Verdict | None = None
+
+    @classmethod
+    def from_release_pipeline(cls, metadata: dict, run_id: str | None) -> WatchedPipeline:
+        """From the metadata of a `release_pipeline` materialization (written by the promotion job)."""
+        variables = metadata.get("variables") or {}
+        return cls(
+            pipeline_id=int(metadata["pipeline_id"]),
+            sha=str(metadata["sha"]),
+            kind=str(metadata.get("kind") or "release"),
+            mode=str(variables.get(MODE_VARIABLE) or "full"),
+            profile=str(variables.get(PROFILE_VARIABLE) or "standard"),
+            run_id=run_id,
+        )
+
+
+@dataclass
+class Observation:
+    """The pipeline as GitLab and the repository at its SHA show it right now."""
+
+    watched: WatchedPipeline
+    pipeline: PipelineInfo
+    config: ReleaseConfig
+    runtimes: list[str]
+    stages: list[rules.StageOutcome]
+    notes: list[str]
+
+    @property
+    def terminal(self) -> bool:
+        return self.pipeline.status in GITLAB_TERMINAL_STATUSES
+
+    @property
+    def plan(self) -> rules.RuntimePlan:
+        return rules.runtime_plan(self.config, self.runtimes, self.watched.profile)
+
+    def stage(self, name: str) -> rules.StageOutcome:
+        return next(stage for stage in self.stages if stage.stage == name)
+
+    def publish_job(self, runtime: str) -> rules.JobRow | None:
+        name = self.config.publish_job_for(runtime)
+        return next((row for row in self.stage("package").jobs if row.name == name), None)
+
+    def digests(self) -> dict[str, str | None]:
+        """Digest of each runtime the pipeline publishes, as read so far."""
+        return {
+            runtime: read.digest if (read := self.watched.digests.get(runtime)) else None
+            for runtime in self.plan.expected
+        }
+
+
+def _show(clone: GitClone, sha: str, path: str) -> str | None:
+    text = clone.show_file(sha, path)
+    if text is None:
+        try:
+            clone.resolve(sha)
+        except InvalidInput:
+            # The SHA was pushed from another clone: fetch once, then read again.
+            clone.fetch()
+            text = clone.show_file(sha, path)
+    return text
+
+
+def release_config_at(clone: GitClone, sha: str) -> tuple[ReleaseConfig, list[str]]:
+    """The release config at the pipeline's SHA; a broken one falls back to the defaults, with the problems."""
+    text = _show(clone, sha, RELEASE_CONFIG_PATH)
+    if text is None:
+        return DEFAULT_RELEASE_CONFIG, [f"no {RELEASE_CONFIG_PATH} at {sha}: pc-release defaults apply"]
+    try:
+        return load_release_config(text), []
+    except ReleaseConfigError as err:
+        return DEFAULT_RELEASE_CONFIG, [
+            f"{RELEASE_CONFIG_PATH} at {sha} is invalid, defaults apply: {p}" for p in err.problems
+        ]
+
+
+def runtimes_at(clone: GitClone, sha: str, config: ReleaseConfig) -> tuple[list[str], list[str]]:
+    text = _show(clone, sha, config.runtime_matrix)
+    if text is None:
+        return [], [f"runtime matrix {config.runtime_matrix} is missing at {sha}"]
+    try:
+        return parse_runtime_matrix(text), []
+    except RuntimeMatrixError as err:
+        return [], [f"runtime matrix {config.runtime_matrix} at {sha}: {err}"]
+
+
+def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -> Observation:
+    """Two GitLab requests (the pipeline, its jobs with retried attempts) and two `git show`s."""
+    pipeline = gitlab.pipeline(watched.pipeline_id)
+    jobs = gitlab.pipeline_jobs(watched.pipeline_id, include_retried=True)
+    config, notes = release_config_at(clone, watched.sha)
+    runtimes, matrix_notes = runtimes_at(clone, watched.sha, config)
+    stages = rules.pipeline_stages(
+        config,
+        jobs,
+        runtimes=runtimes,
+        mode=watched.mode,
+        profile=watched.profile,
+        pipeline_status=pipeline.status,
+    )
+    _, unwatched = rules.group_by_stage(config, jobs)
+    if unwatched:
+        names = ", ".join(f"{job.name} ({job.stage})" for job in unwatched)
+        matrix_notes.append(
+            f"jobs in GitLab stages no pc-release stage watches (see `stages` in .pc-release.yaml): {names}"
+        )
+    return Observation(watched, pipeline, config, runtimes, stages, notes + matrix_notes)
+
+
+def read_new_digests(observation: Observation, gitlab: GitLabResource) -> None:
+    """Read the digest artifact of every publish job that passed since the last look.
+
+    One request per publish job attempt, ever: a digest once read is kept in the cursor.
+    """
+    config, watched = observation.config, observation.watched
+    for runtime in observation.plan.expected:
+        job = observation.publish_job(runtime)
+        if job is None or job.state != "passed":
+            continue
+        known = watched.digests.get(runtime)
+        if known is not None and known.job_id == job.id:
+            continue
+        content = gitlab.job_artifact(job.id, config.digest_artifact)
+        values = rules.parse_dotenv(content.decode("utf-8", errors="replace")) if content else {}
+        watched.digests[runtime] = DigestRead(job_id=job.id, digest=values.get(config.digest_variable_for(runtime)))
+
+
+def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
+    """The verdicts of the checks on one stage asset, from the current observation."""
+    outcome = observation.stage(stage)
+    verdicts = []
+    if outcome.ran or outcome.status in ("failed", "missing"):
+        verdicts.append(rules.stage_passed(outcome))
+    if stage == "package":
+        verdicts.append(
+            rules.runtimes_have_publish_jobs(
+                observation.config, observation.runtimes, outcome, observation.watched.profile
+            )
+        )
+    if stage == "digest_fan_in" and (outcome.ran or outcome.status == "missing"):
+        verdicts.append(rules.runtime_digests_present(observation.config, observation.plan, observation.digests()))
+    return verdicts
+
+
+def pipeline_gate_verdicts(observation: Observation) -> list[Verdict]:
+    """pc-release's own gates over the pipeline, beyond its jobs: publish coverage, digests, image conformance."""
+    verdicts = [v for stage in rules.STAGES for v in stage_verdicts(observation, stage) if v.rule != "stage_passed"]
+    if observation.watched.conformance is not None:
+        verdicts.append(observation.watched.conformance)
+    return verdicts
+
+
+def final_verdict(observation: Observation) -> Verdict:
+    failed = [v.rule for v in pipeline_gate_verdicts(observation) if not v.ok]
+    return rules.final_validation(observation.watched.kind, observation.pipeline, observation.stages, failed)

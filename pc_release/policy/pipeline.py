@@ -1,0 +1,775 @@
+"""Release pipeline rules: which job is which stage, what a stage's jobs add up to, what a profile or mode leaves
+out, where a failure is fixed, whether a failed SHA may be released again, and the operator checklist."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from pc_release.models import GITLAB_TERMINAL_STATUSES, JobInfo, PipelineInfo, PromotionRequest, Record, Verdict
+from pc_release.release_config import PC_STAGES, ReleaseConfig
+
+STAGES = PC_STAGES
+STAGE_TITLES = {
+    "contracts": "Contracts (OpenAPI/AsyncAPI, release branch guard)",
+    "build_test": "Build/test (backend, frontend, integration, SDK, security gates)",
+    "package": "Package (one publish job per runtime)",
+    "digest_fan_in": "Digest fan-in",
+    "deployment": "Deploy (schema, seed, manifests, image annotations, rollout, controller secrets)",
+    "remote_validation": "Remote validation (endpoints, observability, image conformance, smoke, cleanup)",
+}
+NOT_RUN_BY_PROFILE = "not run by profile/mode"
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+# When `.pc-release.yaml` does not map a GitLab stage, its name decides; first match wins, so the more
+# specific words come first ("post-deploy-validation" is validation, not deploy).
+_STAGE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("remote_validation", ("validat", "smoke", "verify", "post-deploy", "conformance")),
+    ("digest_fan_in", ("digest", "fan-in", "fan_in", "fanin")),
+    ("deployment", ("deploy", "rollout", "release")),
+    ("package", ("package", "publish", "image", "docker")),
+    ("contracts", ("contract", "openapi", "asyncapi", "guard", "lint")),
+    ("build_test", ("build", "test", "check", "security", "sdk")),
+)
+
+JobState = Literal["passed", "warning", "failed", "canceled", "skipped", "ignored", "not_run", "running", "manual"]
+# A job in one of these will not change any more (unless someone retries it).
+SETTLED_JOB_STATES = frozenset({"passed", "warning", "failed", "canceled", "skipped", "ignored", "not_run"})
+RAN_JOB_STATES = frozenset({"passed", "warning", "failed", "canceled"})
+
+StageStatus = Literal[
+    "passed",
+    "passed_with_warnings",
+    "failed",
+    "canceled",
+    "skipped",
+    "missing",
+    "not_run_by_profile",
+    "in_progress",
+    "waiting_for_manual",
+]
+SETTLED_STAGE_STATUSES = frozenset(
+    {"passed", "passed_with_warnings", "failed", "canceled", "skipped", "missing", "not_run_by_profile"}
+)
+
+
+class JobRow(Record):
+    """One GitLab job as a stage shows it: its latest attempt, plus what the earlier attempts did."""
+
+    id: int
+    name: str
+    gitlab_stage: str
+    status: str
+    state: JobState
+    web_url: str
+    allow_failure: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration: float | None = None
+    earlier_attempts: list[str] = Field(default_factory=list)
+    outside_profile: str | None = Field(None, description="Why the profile/mode does not expect this job to run")
+    hint: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        """The job actually executed (a job canceled or skipped before it started did not)."""
+        if self.state in ("passed", "failed"):
+            return True
+        return self.state in RAN_JOB_STATES and self.started_at is not None
+
+
+class StageOutcome(Record):
+    stage: str
+    status: StageStatus
+    jobs: list[JobRow] = Field(default_factory=list)
+    not_run_by_profile: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    hints: list[str] = Field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        return self.status in SETTLED_STAGE_STATUSES
+
+    @property
+    def ran_outside_profile(self) -> list[str]:
+        """Jobs present although the profile/mode leaves them out: the CI rules and the release config disagree."""
+        return [f"{job.name} ({job.outside_profile})" for job in self.jobs if job.outside_profile]
+
+    @property
+    def ran(self) -> bool:
+        return any(job.ran for job in self.jobs)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("passed", "passed_with_warnings", "not_run_by_profile")
+
+    @property
+    def started_at(self) -> datetime | None:
+        return min((j.started_at for j in self.jobs if j.started_at), default=None)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return max((j.finished_at for j in self.jobs if j.finished_at), default=None)
+
+    @property
+    def duration(self) -> float | None:
+        start, end = self.started_at, self.finished_at
+        return round((end - start).total_seconds(), 3) if start and end else None
+
+    def signature(self) -> str:
+        """Changes whenever the stage's outcome could read differently (a retry, a late status change)."""
+        return ";".join(f"{j.id}:{j.status}" for j in self.jobs) or f"<{self.status}>"
+
+
+class RuntimePlan(Record):
+    """Which runtimes of the matrix this pipeline must publish, and why the others are left out."""
+
+    expected: list[str]
+    filtered: dict[str, str] = Field(default_factory=dict)
+    not_run_by_profile: list[str] = Field(default_factory=list)
+
+
+class Gate(Record):
+    """A promotion gate's evaluation as the promotion run recorded it."""
+
+    name: str
+    passed: bool
+    warning: bool = False
+    description: str = ""
+
+
+class ChecklistItem(Record):
+    item: str
+    status: Literal["proved", "failed", "warning", "not checked"]
+    evidence: str
+
+
+# --- jobs and stages ---------------------------------------------------------------------------------
+
+
+def stage_for_job(config: ReleaseConfig, job_name: str, gitlab_stage: str) -> str | None:
+    """The pc-release stage of a job: the release config decides; GitLab's stage name is the fallback."""
+    mapped = config.pc_stage_for(job_name, gitlab_stage)
+    if mapped is not None:
+        return mapped
+    name = gitlab_stage.lower()
+    for stage, words in _STAGE_KEYWORDS:
+        if any(word in name for word in words):
+            return stage
+    return None
+
+
+def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobState:
+    """What one GitLab job status means for its stage; unknown statuses count as still running."""
+    if status == "success":
+        return "passed"
+    if status in ("failed", "canceled") and allow_failure:
+        return "warning"
+    if status in ("failed", "canceled", "skipped"):
+        return status  # type: ignore[return-value]
+    if status == "manual" and allow_failure:
+        return "ignored"  # an optional manual action never holds a pipeline up
+    if pipeline_terminal:
+        # GitLab finished the pipeline without this job (a blocking manual job, a job left created).
+        return "not_run"
+    if status == "manual":
+        return "manual"
+    # created, waiting_for_resource, preparing, pending, running, scheduled, waiting_for_callback, canceling
+    return "running"
+
+
+def latest_attempts(jobs: Sequence[JobInfo]) -> list[tuple[JobInfo, list[JobInfo]]]:
+    """Each job's latest attempt with its earlier (retried) attempts, in pipeline order."""
+    earlier: dict[str, list[JobInfo]] = {}
+    latest: list[JobInfo] = []
+    for job in sorted(jobs, key=lambda j: j.id):
+        if job.retried:
+            earlier.setdefault(job.name, []).append(job)
+        else:
+            latest.append(job)
+    return [(job, [j for j in earlier.get(job.name, []) if j.id < job.id]) for job in latest]
+
+
+def runtime_plan(config: ReleaseConfig, runtimes: Sequence[str], profile: str) -> RuntimePlan:
+    """Runtimes to publish: the matrix, minus intentional filters, narrowed to the web runtimes by web-fast."""
+    filtered = {r: config.publish_filters[r] for r in runtimes if r in config.publish_filters}
+    candidates = [r for r in runtimes if r not in filtered]
+    if profile == "web-fast":
+        return RuntimePlan(
+            expected=[r for r in candidates if r in config.web_runtimes],
+            filtered=filtered,
+            not_run_by_profile=[r for r in candidates if r not in config.web_runtimes],
+        )
+    return RuntimePlan(expected=candidates, filtered=filtered)
+
+
+def expected_by_profile(config: ReleaseConfig, job_name: str, mode: str, profile: str) -> tuple[bool, str | None]:
+    """(expected, why not) for a job under the pipeline's profile and mode."""
+    if profile == "web-fast" and not config.is_web_fast_job(job_name):
+        return False, "web-fast runs only the contract checks, frontend build/test, web runtimes and web smoke"
+    if mode == "deploy" and config.is_report_only_job(job_name):
+        return False, "deploy mode skips the post-deploy report-only evidence"
+    return True, None
+
+
+def _publish_runtime(config: ReleaseConfig, job_name: str, runtimes: Sequence[str]) -> str | None:
+    return next((r for r in runtimes if config.publish_job_for(r) == job_name), None)
+
+
+def owning_layer_hint(config: ReleaseConfig, job_name: str, stage: str | None, runtimes: Sequence[str]) -> str:
+    """Where the policy says a failure of this job is fixed (always on master, then a new exact SHA)."""
+    runtime = _publish_runtime(config, job_name, runtimes)
+    schema, seed = config.database.schema_file, config.database.seed_file
+    if runtime is not None:
+        return (
+            f"Image label/build failure: fix {config.dockerfile_for(runtime)} and its build path (OCI labels "
+            "org.opencontainers.image.version, .revision, .created), not the publish check."
+        )
+    name = job_name.lower()
+    if stage == "digest_fan_in" or "digest" in name or "fan-in" in name:
+        return missing_artifact_hint(config)
+    rules: tuple[tuple[tuple[str, ...], str], ...] = (
+        (
+            ("frontend", "web-test", "playwright", "vitest", "typescript", "ui-"),
+            "Frontend failure: update the UI contract and its test expectations together, on master.",
+        ),
+        (
+            ("sdk", "codegen", "generated"),
+            "SDK failure: regenerate the generated artifacts from the API contract and commit them on master.",
+        ),
+        (
+            ("label", "oci", "dockerfile"),
+            "Image label failure: fix the runtime Dockerfile/build path, not the publish check.",
+        ),
+        (
+            ("seed",),
+            f"Seed failure: keep {seed} within the constraints {schema} gives existing databases (add the new "
+            f"enum/check value to {schema} first, refreshed for existing databases).",
+        ),
+        (
+            ("schema", "migrat"),
+            f"Schema failure: make {schema} safe for existing databases (ALTER TABLE ... ADD COLUMN IF NOT "
+            f"EXISTS, refreshed constraints) and keep {seed} aligned.",
+        ),
+        (
+            ("cleanup", "disposable"),
+            "Remote cleanup failure: treat it as a lifecycle/read-model defect unless proven to be external "
+            "infrastructure failure.",
+        ),
+        (
+            ("guard",),
+            "Release branch guard: the release branch has commits master lacks; merge them into master and "
+            "promote one exact SHA.",
+        ),
+        (
+            ("openapi", "asyncapi", "contract"),
+            "Contract failure: fix the API contract on master and regenerate what is generated from it.",
+        ),
+        (
+            ("conformance",),
+            "Runtime image conformance: the cluster does not run the fan-in digests; check the deploy "
+            "manifests' image pins/annotations and the rollout.",
+        ),
+    )
+    for words, hint in rules:
+        if any(word in name for word in words):
+            return hint
+    fallback = {
+        "contracts": "Contract failure: fix the API contract or guard finding on master.",
+        "build_test": "Build/test failure: fix the owning code or its tests on master.",
+        "package": missing_artifact_hint(config),
+        "deployment": "Deploy failure: fix the manifests, rollout or secret reconciliation on master.",
+        "remote_validation": "Remote validation failure: fix the owning runtime on master; only external "
+        "infrastructure failures justify a retry of this SHA.",
+    }
+    return fallback.get(stage or "", "Fix the failure at its owning layer on master, then promote the new SHA.")
+
+
+def missing_artifact_hint(config: ReleaseConfig) -> str:
+    return (
+        f"Missing runtime artifact: update the runtime matrix ({config.runtime_matrix}), the publish job graph "
+        f"({config.publish_job}) and the digest fan-in together."
+    )
+
+
+def stage_outcome(
+    stage: str,
+    jobs: Sequence[tuple[JobInfo, list[JobInfo]]],
+    *,
+    config: ReleaseConfig,
+    runtimes: Sequence[str],
+    mode: str,
+    profile: str,
+    pipeline_terminal: bool,
+) -> StageOutcome:
+    """What one stage's jobs (latest attempts, with earlier ones) add up to."""
+    rows = []
+    for job, earlier in jobs:
+        state = job_state(job.status, job.allow_failure, pipeline_terminal)
+        expected, why_not = expected_by_profile(config, job.name, mode, profile)
+        rows.append(
+            JobRow(
+                id=job.id,
+                name=job.name,
+                gitlab_stage=job.stage,
+                status=job.status,
+                state=state,
+                web_url=job.web_url,
+                allow_failure=job.allow_failure,
+                started_at=job.started_at,
+                finished_at=job.finished_at,
+                duration=job.duration,
+                earlier_attempts=[f"#{e.id} {e.status}" for e in earlier],
+                outside_profile=None if expected else why_not,
+                hint=owning_layer_hint(config, job.name, stage, runtimes) if state == "failed" else None,
+            )
+        )
+    not_run, missing = _left_out(stage, rows, config=config, runtimes=runtimes, mode=mode, profile=profile)
+    states = {row.state for row in rows}
+    hints = list(dict.fromkeys(row.hint for row in rows if row.hint))
+    if states - SETTLED_JOB_STATES:
+        status: StageStatus = "waiting_for_manual" if states - SETTLED_JOB_STATES == {"manual"} else "in_progress"
+    elif not rows:
+        status = "not_run_by_profile" if profile == "web-fast" else "missing"
+    elif "failed" in states:
+        status = "failed"
+    elif "canceled" in states:
+        status = "canceled"
+    elif missing:
+        status = "failed"
+    elif not any(row.ran for row in rows):
+        status = "skipped"
+    elif "warning" in states:
+        status = "passed_with_warnings"
+    else:
+        status = "passed"
+    if missing and status in ("failed", "missing"):
+        hints.append(missing_artifact_hint(config) if stage == "package" else f"Expected jobs did not run: {missing}")
+    if status == "missing" and stage != "package":
+        hints.append(f"No job of this pipeline maps to {stage}; check `stages` in .pc-release.yaml.")
+    return StageOutcome(
+        stage=stage,
+        status=status,
+        jobs=rows,
+        not_run_by_profile=not_run,
+        missing=missing,
+        hints=list(dict.fromkeys(hints)),
+    )
+
+
+def _left_out(
+    stage: str, rows: Sequence[JobRow], *, config: ReleaseConfig, runtimes: Sequence[str], mode: str, profile: str
+) -> tuple[list[str], list[str]]:
+    """(left out by profile/mode, expected but absent) for the stage's jobs."""
+    present = {row.name for row in rows}
+    not_run: list[str] = []
+    missing: list[str] = []
+    if stage == "package":
+        plan = runtime_plan(config, runtimes, profile)
+        not_run += [
+            f"{config.publish_job_for(r)} (web-fast publishes {', '.join(config.web_runtimes)} only)"
+            for r in plan.not_run_by_profile
+            if config.publish_job_for(r) not in present
+        ]
+        missing += [config.publish_job_for(r) for r in plan.expected if config.publish_job_for(r) not in present]
+    if stage == "remote_validation" and mode == "deploy":
+        not_run += [
+            f"{name} (deploy mode skips report-only evidence)"
+            for name in config.report_only_jobs
+            if name not in present
+        ]
+    return not_run, missing
+
+
+def group_by_stage(
+    config: ReleaseConfig, jobs: Sequence[JobInfo]
+) -> tuple[dict[str, list[tuple[JobInfo, list[JobInfo]]]], list[JobInfo]]:
+    """Latest attempts grouped by pc-release stage (every stage present), and the jobs no stage watches."""
+    grouped: dict[str, list[tuple[JobInfo, list[JobInfo]]]] = {stage: [] for stage in STAGES}
+    unwatched: list[JobInfo] = []
+    for job, earlier in latest_attempts(jobs):
+        stage = stage_for_job(config, job.name, job.stage)
+        if stage is None:
+            unwatched.append(job)
+        else:
+            grouped[stage].append((job, earlier))
+    return grouped, unwatched
+
+
+def pipeline_stages(
+    config: ReleaseConfig,
+    jobs: Sequence[JobInfo],
+    *,
+    runtimes: Sequence[str],
+    mode: str,
+    profile: str,
+    pipeline_status: str,
+) -> list[StageOutcome]:
+    """Every stage's outcome, in pipeline order."""
+    grouped, _ = group_by_stage(config, jobs)
+    terminal = pipeline_status in GITLAB_TERMINAL_STATUSES
+    return [
+        stage_outcome(
+            stage,
+            grouped[stage],
+            config=config,
+            runtimes=runtimes,
+            mode=mode,
+            profile=profile,
+            pipeline_terminal=terminal,
+        )
+        for stage in STAGES
+    ]
+
+
+# --- gates over stages ---------------------------------------------------------------------------------
+
+
+def stage_passed(outcome: StageOutcome) -> Verdict:
+    """A stage passes when every job it expects passed (allowed failures and report-only evidence warn)."""
+    failing = [row for row in outcome.jobs if row.state == "failed"]
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "stage_status": outcome.status,
+        "jobs": [f"{row.name}: {row.status}" for row in outcome.jobs],
+    }
+    if outcome.not_run_by_profile:
+        evidence["not_run_by_profile"] = list(outcome.not_run_by_profile)
+    if outcome.hints:
+        evidence["hints"] = list(outcome.hints)
+    title = STAGE_TITLES.get(outcome.stage, outcome.stage)
+    if outcome.status in ("passed", "not_run_by_profile"):
+        reason = f"{title}: {NOT_RUN_BY_PROFILE}" if outcome.status == "not_run_by_profile" else f"{title}: passed"
+        return Verdict(rule="stage_passed", ok=True, reason=reason, evidence=evidence)
+    if outcome.status == "passed_with_warnings":
+        warned = [row.name for row in outcome.jobs if row.state == "warning"]
+        return Verdict(
+            rule="stage_passed",
+            ok=True,
+            warning=True,
+            reason=f"{title}: passed; allowed to fail and failed: {', '.join(warned)}",
+            evidence=evidence,
+        )
+    if failing:
+        reason = f"{title}: failed: " + "; ".join(f"{row.name} ({row.hint})" for row in failing)
+    elif outcome.missing:
+        reason = f"{title}: expected jobs did not run: {', '.join(outcome.missing)}. {' '.join(outcome.hints)}"
+    elif outcome.status == "canceled":
+        reason = f"{title}: canceled before it finished"
+    elif outcome.status == "missing":
+        reason = f"{title}: no jobs in this pipeline. {' '.join(outcome.hints)}"
+    else:
+        reason = f"{title}: {outcome.status}"
+    return Verdict(rule="stage_passed", ok=False, reason=reason.strip(), evidence=evidence)
+
+
+def runtimes_have_publish_jobs(
+    config: ReleaseConfig, runtimes: Sequence[str], package: StageOutcome, profile: str
+) -> Verdict:
+    """Every runtime of the matrix has a matching publish job, an intentional filter, or is left out by web-fast."""
+    plan = runtime_plan(config, runtimes, profile)
+    present = {row.name for row in package.jobs}
+    missing = [r for r in plan.expected if config.publish_job_for(r) not in present]
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "runtimes": list(runtimes),
+        "publish_jobs": [config.publish_job_for(r) for r in plan.expected],
+        "filtered": [f"{r}: {why}" for r, why in plan.filtered.items()],
+        "not_run_by_profile": list(plan.not_run_by_profile),
+    }
+    if missing:
+        return Verdict(
+            rule="runtimes_have_publish_jobs",
+            ok=False,
+            reason=f"runtime(s) without a publish job or filter: {', '.join(missing)}. {missing_artifact_hint(config)}",
+            evidence=evidence | {"missing": missing},
+        )
+    return Verdict(
+        rule="runtimes_have_publish_jobs",
+        ok=True,
+        reason=f"{len(plan.expected)} runtime(s) have a publish job"
+        + (f"; filtered on purpose: {', '.join(plan.filtered)}" if plan.filtered else "")
+        + (f"; {NOT_RUN_BY_PROFILE}: {', '.join(plan.not_run_by_profile)}" if plan.not_run_by_profile else ""),
+        evidence=evidence,
+    )
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """A dotenv report (KEY=VALUE per line, optional quotes, `export ` allowed, comments ignored)."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def runtime_digests_present(config: ReleaseConfig, plan: RuntimePlan, digests: Mapping[str, str | None]) -> Verdict:
+    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in."""
+    problems = []
+    for runtime in plan.expected:
+        value = digests.get(runtime)
+        variable = config.digest_variable_for(runtime)
+        if not value:
+            problems.append(f"{runtime} ({variable} not found in {config.digest_artifact})")
+        elif not DIGEST.fullmatch(value):
+            problems.append(f"{runtime} ({variable}={value!r} is not a sha256: digest)")
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "digests": [f"{r}: {digests.get(r) or 'missing'}" for r in plan.expected],
+        "not_run_by_profile": list(plan.not_run_by_profile),
+        "filtered": list(plan.filtered),
+    }
+    if problems:
+        return Verdict(
+            rule="runtime_digests_present",
+            ok=False,
+            reason=f"missing or malformed runtime digest for: {', '.join(problems)}. {missing_artifact_hint(config)}",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule="runtime_digests_present",
+        ok=True,
+        reason=f"every published runtime has a sha256 digest ({', '.join(plan.expected) or 'none expected'})",
+        evidence=evidence,
+    )
+
+
+class RunningRuntime(Record):
+    """What the cluster runs for one runtime: its workload, whether the rollout finished, the pods' image IDs."""
+
+    runtime: str
+    workload: str | None
+    rollout_complete: bool
+    rollout_detail: str = ""
+    image_ids: list[str] = Field(default_factory=list)
+
+
+def running_digest(image_id: str) -> str | None:
+    """The sha256 digest inside a pod's imageID (`docker-pullable://repo@sha256:...`, `repo@sha256:...`)."""
+    found = DIGEST.search(image_id)
+    return found.group(0) if found else None
+
+
+def runtime_image_conformance(
+    expected: Mapping[str, str | None], running: Mapping[str, RunningRuntime], context: str
+) -> Verdict:
+    """Every released runtime runs exactly its fan-in digest, and its rollout finished."""
+    problems: list[str] = []
+    evidence: dict[str, str | int | bool | list[str]] = {"kube_context": context}
+    rows = []
+    for runtime, digest in expected.items():
+        seen = running.get(runtime)
+        if digest is None:
+            problems.append(f"{runtime}: no fan-in digest to compare with")
+            continue
+        if seen is None or seen.workload is None:
+            problems.append(f"{runtime}: no workload found in the cluster (expected {digest})")
+            continue
+        digests = sorted({running_digest(i) or i for i in seen.image_ids})
+        rows.append(f"{runtime}: expected {digest}, running {', '.join(digests) or 'no pods'}")
+        if not seen.rollout_complete:
+            problems.append(f"{runtime}: rollout of {seen.workload} not finished ({seen.rollout_detail})")
+        if not digests:
+            problems.append(f"{runtime}: no running pod reports an image ID (expected {digest})")
+        elif digests != [digest]:
+            wrong = [d for d in digests if d != digest]
+            problems.append(f"{runtime}: expected {digest}, running {', '.join(wrong)}")
+    evidence["runtimes"] = rows
+    if problems:
+        evidence["problems"] = problems
+        return Verdict(
+            rule="runtime_image_conformance",
+            ok=False,
+            reason="; ".join(problems)
+            + ". Check the deploy manifests' image pins and annotations and the rollout; fix on master.",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule="runtime_image_conformance",
+        ok=True,
+        reason=f"{len(expected)} runtime(s) run their fan-in digest with the rollout finished",
+        evidence=evidence,
+    )
+
+
+# --- the failed-SHA retry rule ---------------------------------------------------------------------------
+
+
+def failed_sha_retry(sha: str, last: PipelineInfo | None, request: PromotionRequest) -> Verdict:
+    """Do not retry a SHA whose last release pipeline failed, unless the failure was transient infrastructure."""
+    reason_given = (request.transient_retry_reason or "").strip()
+    evidence: dict[str, str | int | bool | list[str]] = {"sha": sha}
+    if reason_given:
+        evidence["transient_retry_reason"] = reason_given
+    if last is None:
+        return Verdict(
+            rule="failed_sha_retry", ok=True, reason=f"no earlier release pipeline ran {sha}", evidence=evidence
+        )
+    evidence |= {"last_pipeline_id": last.id, "last_pipeline_url": last.web_url, "last_pipeline_status": last.status}
+    if last.status != "failed":
+        return Verdict(
+            rule="failed_sha_retry",
+            ok=True,
+            reason=f"the last release pipeline for {sha} ({last.id}) is {last.status}, not failed",
+            evidence=evidence,
+        )
+    if request.dev_test:
+        return Verdict(
+            rule="failed_sha_retry",
+            ok=True,
+            warning=True,
+            reason=f"release pipeline {last.id} for {sha} failed; a dev-test deploy may run it again (not a release)",
+            evidence=evidence,
+        )
+    if reason_given:
+        return Verdict(
+            rule="failed_sha_retry",
+            ok=True,
+            warning=True,
+            reason=f"release pipeline {last.id} for {sha} failed; retry allowed because the operator states the "
+            f"failure was transient infrastructure: {reason_given}",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule="failed_sha_retry",
+        ok=False,
+        reason=f"release pipeline {last.id} for {sha} failed ({last.web_url}); fix the failure on master and "
+        "promote the new SHA, or, only if the failure was proven transient infrastructure, retry with "
+        "transient_retry_reason stating it",
+        evidence=evidence,
+    )
+
+
+# --- the record ------------------------------------------------------------------------------------------
+
+RecordStatus = Literal["released", "not released", "failed", "canceled", "dev-test, not released"]
+
+
+def record_status(
+    kind: str, pipeline_status: str, stages: Sequence[StageOutcome], failed_gates: Sequence[str] = ()
+) -> RecordStatus:
+    """The release's final word; a dev-test deploy is never a release, whatever its pipeline did.
+
+    `failed_gates` are pc-release's own gates over the pipeline (publish coverage, digests, image conformance):
+    a green pipeline they contradict is not a release.
+    """
+    if kind == "dev-test":
+        return "dev-test, not released"
+    if pipeline_status == "canceled":
+        return "canceled"
+    if pipeline_status != "success":
+        return "failed"
+    by_stage = {s.stage: s for s in stages}
+    final = [by_stage[name] for name in ("deployment", "remote_validation") if name in by_stage]
+    if all(stage.ok for stage in final) and not failed_gates:
+        return "released"
+    return "not released"
+
+
+def final_validation(
+    kind: str, pipeline: PipelineInfo, stages: Sequence[StageOutcome], failed_gates: Sequence[str] = ()
+) -> Verdict:
+    """Close a release only after final validation: pipeline success with deploy and remote validation passed."""
+    status = record_status(kind, pipeline.status, stages, failed_gates)
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "pipeline_status": pipeline.status,
+        "pipeline_url": pipeline.web_url,
+        "stages": [f"{s.stage}: {s.status}" for s in stages],
+        "failed_gates": list(failed_gates),
+    }
+    hints = list(dict.fromkeys(h for s in stages for h in s.hints))
+    if hints:
+        evidence["hints"] = hints
+    if status == "released":
+        return Verdict(
+            rule="final_validation",
+            ok=True,
+            reason=f"released {pipeline.sha} by pipeline {pipeline.web_url}: deploy and remote validation passed",
+            evidence=evidence,
+        )
+    if status == "dev-test, not released":
+        return Verdict(
+            rule="final_validation",
+            ok=True,
+            warning=True,
+            reason=f"dev-test, not released (pipeline {pipeline.status}); merge to master and promote normally",
+            evidence=evidence,
+        )
+    unfinished = [f"{s.stage} {s.status}" for s in stages if not s.ok and s.status != "skipped"]
+    return Verdict(
+        rule="final_validation",
+        ok=False,
+        reason=f"{status}: pipeline {pipeline.status}"
+        + (f"; {', '.join(unfinished)}" if unfinished else "")
+        + (f"; failed gate(s): {', '.join(failed_gates)}" if failed_gates else "")
+        + (f". {hints[0]}" if hints else ""),
+        evidence=evidence,
+    )
+
+
+# The policy's operator checklist: each item, the gates that can prove it, and whether those are exact gate
+# names or words a release-readiness gate's name contains (those gates live in another domain).
+CHECKLIST: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("Intended fix is on master", ("reachable_from_master",), False),
+    (
+        "Exact-SHA promotion (candidate env, release branch and source are one SHA)",
+        ("candidate_matches_release_branch",),
+        False,
+    ),
+    ("CI green on the exact SHA being promoted", ("master_ci_green_on_exact_sha",), False),
+    ("Local preflight run and reviewed", ("local_preflight_gate",), False),
+    ("No manual release-only edits pending", ("release_branch_guard",), False),
+    ("Generated artifacts required by CI are committed", ("generated", "codegen"), True),
+    ("Bootstrap/config/runtime files present on the promoted SHA", ("runtime_files", "config_keys"), True),
+)
+_GENERATED_JOB_WORDS = ("sdk", "codegen", "generated")
+
+
+def operator_checklist(
+    gates: Mapping[str, Gate], preflight: Mapping[str, str], stages: Sequence[StageOutcome]
+) -> list[ChecklistItem]:
+    """Each checklist item with the evidence that proved it, or "not checked"."""
+    generated_jobs = [
+        row
+        for stage in stages
+        if stage.stage == "build_test"
+        for row in stage.jobs
+        if row.ran and any(word in row.name.lower() for word in _GENERATED_JOB_WORDS)
+    ]
+    items = []
+    for item, names, by_keyword in CHECKLIST:
+        if by_keyword:
+            found = [gate for key, gate in gates.items() if any(word in key for word in names)]
+        else:
+            found = [gates[name] for name in names if name in gates]
+        if found:
+            failed = any(not g.passed and not g.warning for g in found)
+            status: Literal["proved", "failed", "warning", "not checked"] = (
+                "failed" if failed else "warning" if any(g.warning for g in found) else "proved"
+            )
+            evidence = "; ".join(f"{g.name}: {g.description}" for g in found)
+            if names == ("local_preflight_gate",) and preflight:
+                classes = preflight.get("classifications")
+                evidence = f"local preflight {preflight.get('status', '?')}" + (
+                    f" (classification: {classes}); {evidence}" if classes else f"; {evidence}"
+                )
+            items.append(ChecklistItem(item=item, status=status, evidence=evidence))
+        elif names == ("generated", "codegen") and generated_jobs:
+            passed = all(row.state == "passed" for row in generated_jobs)
+            items.append(
+                ChecklistItem(
+                    item=item,
+                    status="proved" if passed else "failed",
+                    evidence="release pipeline: " + ", ".join(f"{row.name} {row.status}" for row in generated_jobs),
+                )
+            )
+        else:
+            items.append(ChecklistItem(item=item, status="not checked", evidence="not checked"))
+    return items
