@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from pc_release.defs.audit import definitions as audit
@@ -21,6 +23,13 @@ from pc_release.resources.run_storage import RunScopedIOManager
 from pc_release.settings import Settings
 
 DOMAINS = (promotion, preflight, audit, automation, pipeline, readiness)
+
+
+def _postgres_url(settings: Settings) -> str | dg.EnvVar | None:
+    # Bound as an EnvVar when it comes from the environment, so the UI never shows the password.
+    if os.environ.get("PC_RELEASE_POSTGRES_URL"):
+        return dg.EnvVar("PC_RELEASE_POSTGRES_URL")
+    return settings.postgres_url.get_secret_value() if settings.postgres_url else None
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -55,7 +64,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             namespace=settings.release_namespace,
         ),
         "readiness": ReadinessResource(
-            postgres_url=settings.postgres_url.get_secret_value() if settings.postgres_url else None,
+            postgres_url=_postgres_url(settings),
             release_worktree=str(settings.release_worktree) if settings.release_worktree else None,
             canonical_remotes=settings.canonical_remotes,
         ),

@@ -30,12 +30,20 @@ _WORKTREE_LOCK = threading.Lock()
 _STOP_GRACE_SECONDS = 5.0
 
 
+# pc-release's own secrets: a repo's preflight or codegen command never needs them.
+SECRET_VARIABLES = (TOKEN_ENV_VAR, "PC_RELEASE_POSTGRES_URL", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_URL")
+
+
 def child_environment(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a check: ours plus `extra`, minus every variable that carries the GitLab token."""
+    """The environment of a check: ours plus `extra`, minus pc-release's secrets and any variable carrying one."""
     source = os.environ if base is None else base
-    token = source.get(TOKEN_ENV_VAR, "")
+    secrets = [source[name] for name in SECRET_VARIABLES if source.get(name)]
     env = {**source, **extra}
-    return {key: value for key, value in env.items() if key != TOKEN_ENV_VAR and not (token and token in value)}
+    return {
+        key: value
+        for key, value in env.items()
+        if key not in SECRET_VARIABLES and not any(secret in value for secret in secrets)
+    }
 
 
 def inside(root: Path, relative: str, what: str) -> Path:

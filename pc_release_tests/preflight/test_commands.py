@@ -138,3 +138,14 @@ def test_output_keeps_the_end_when_it_is_too_long(repo):
         path, second, py("print('x' * 5000); print('THE END')"), timeout=30
     )
     assert len(result.output) == 100 and result.output.endswith("THE END\n")
+
+
+def test_child_environment_drops_every_pc_release_secret():
+    base = {
+        "PATH": "/usr/bin",
+        "PC_RELEASE_GITLAB_TOKEN": "glpat-abc",
+        "PC_RELEASE_POSTGRES_URL": "postgresql://u:pw-123@127.0.0.1/db",
+        "DAGSTER_PG_PASSWORD": "pg-secret",
+        "COPY": "pg-secret",
+    }
+    assert child_environment({"EXTRA": "1"}, base) == {"PATH": "/usr/bin", "EXTRA": "1"}
