@@ -541,6 +541,8 @@ def _array_items(rest: str) -> list[str]:
             if "$" in token or "(" in token:
                 raise RuntimeMatrixError(f"{token!r}: runtimes must be literal names, not expansions")
             items.append(token)
-    except ValueError as err:
+    except RuntimeMatrixError:
+        raise
+    except ValueError as err:  # shlex: unbalanced quotes
         raise RuntimeMatrixError(f"unterminated {RUNTIME_MATRIX_VARIABLE} array: {err}") from err
     raise RuntimeMatrixError(f"unterminated {RUNTIME_MATRIX_VARIABLE} array: missing ')'")

@@ -237,6 +237,8 @@ def _resolve_extends(document: dict[str, Any]) -> dict[str, Any]:
         if parents is None:
             resolved[name] = entry
             return entry
+        if not isinstance(parents, str | list) or not all(isinstance(p, str) for p in parents):
+            raise CiConfigError(f"{name}: `extends` must be a job name or a list of job names")
         parent_names = [parents] if isinstance(parents, str) else list(parents)
         if len(chain) >= MAX_EXTENDS_DEPTH:
             raise CiConfigError(f"{name}: nesting too deep in `extends`")
@@ -322,6 +324,9 @@ def _inherits(definition: Mapping[str, Any], kind: str, key: str | None = None) 
 
 def _build_config(document: dict[str, Any]) -> CiConfig:
     stages_value = document.get("stages", document.get("types"))
+    if stages_value and not isinstance(stages_value, list):
+        # GitLab refuses a bare string here; reading it character by character would invent stages.
+        raise CiConfigError("`stages` must be a list of stage names")
     declared = tuple(str(stage) for stage in stages_value) if stages_value else DEFAULT_STAGES
     stages = (".pre", *(s for s in declared if s not in (".pre", ".post")), ".post")
 
@@ -435,7 +440,10 @@ def _build_job(
     exit_codes: tuple[int, ...] = ()
     if isinstance(allow_failure_value, dict):
         codes = allow_failure_value.get("exit_codes", [])
-        exit_codes = tuple(int(code) for code in (codes if isinstance(codes, list) else [codes]))
+        try:
+            exit_codes = tuple(int(code) for code in (codes if isinstance(codes, list) else [codes]))
+        except (TypeError, ValueError):
+            raise CiConfigError(f"{name}: `allow_failure:exit_codes` must be integers") from None
         allow_failure = False
     elif allow_failure_value is not None:
         allow_failure = bool(allow_failure_value)

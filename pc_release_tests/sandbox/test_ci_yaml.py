@@ -262,6 +262,9 @@ def test_extends_chains_lists_and_deep_merges() -> None:
         ("include: missing.yml\njob:\n  script: [x]\n", "Local file `missing.yml` does not exist!"),
         ("job:\n  script: [x]\n  needs: [ghost]\n", "'job' job needs 'ghost' job"),
         ("job:\n  script: [x]\n  rules:\n    - if: $A ==\n", "invalid expression"),
+        ("job:\n  extends: 5\n  script: [x]\n", "`extends` must be a job name"),
+        ("job:\n  script: [x]\n  allow_failure:\n    exit_codes: x\n", "must be integers"),
+        ("stages: build\njob:\n  script: [x]\n", "`stages` must be a list"),
     ],
 )
 def test_configuration_errors(text: str, message: str) -> None:

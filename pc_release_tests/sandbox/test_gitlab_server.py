@@ -541,7 +541,7 @@ def test_serve_command_prints_url_and_stops_on_sigterm(origin, token: str, tmp_p
         assert project.default_branch == "master"
     finally:
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=10)
+        stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert token not in stdout + stderr
     assert (tmp_path / "state" / "state.json").exists()
