@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import git
 from pydantic import PrivateAttr
 
 from pc_release.errors import GitOperationError, InvalidInput, LeaseLost
@@ -39,7 +39,10 @@ class GitClone:
         self.release_branch = release_branch
 
     @cached_property
-    def repo(self) -> git.Repo:
+    def repo(self) -> Any:
+        # GitPython runs `git version` when imported: pay for it when a clone is opened, not at every load.
+        import git
+
         try:
             return git.Repo(self.path)
         except (git.NoSuchPathError, git.InvalidGitRepositoryError) as err:
@@ -56,9 +59,15 @@ class GitClone:
     def _git(self, *args: str) -> str:
         try:
             return self.repo.git.execute(["git", *args], strip_newline_in_stdout=True)
-        except git.GitCommandError as err:
+        except self._command_error as err:
             stderr = (err.stderr or "").strip().removeprefix("stderr: ").strip("'")
             raise GitOperationError(f"git {args[0]} failed: {stderr}", rule="git") from err
+
+    @cached_property
+    def _command_error(self) -> type[Exception]:
+        import git
+
+        return git.GitCommandError
 
     def _status(self, *args: str) -> int:
         status, _, _ = self.repo.git.execute(["git", *args], with_extended_output=True, with_exceptions=False)

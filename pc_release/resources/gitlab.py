@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
-import gitlab
-import gitlab.exceptions
 from pydantic import Field, PrivateAttr
 
 from pc_release.errors import ConfigurationError, GitLabError, redact
@@ -67,9 +65,12 @@ class GitLabResource(dg.ConfigurableResource):
     release_branch: str = "release/platform-control"
     timeout_seconds: float = 30.0
 
-    _gl: gitlab.Gitlab | None = PrivateAttr(default=None)
+    # python-gitlab is imported where it is used: loading the code location should not pay for it.
+    _gl: Any = PrivateAttr(default=None)
 
-    def _client(self) -> gitlab.Gitlab:
+    def _client(self) -> Any:
+        import gitlab
+
         if not self.token:
             raise ConfigurationError(
                 f"no GitLab token: set {TOKEN_ENV_VAR} in the environment of pc-release", rule="gitlab-token"
@@ -85,6 +86,8 @@ class GitLabResource(dg.ConfigurableResource):
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
+        import gitlab.exceptions
+
         try:
             yield
         except gitlab.exceptions.GitlabAuthenticationError:
@@ -155,9 +158,11 @@ class GitLabResource(dg.ConfigurableResource):
         release of it (a rollback is a new request), not to an interrupted attempt of this one.
         """
         for candidate in self.latest_pipelines(self.release_branch, per_page=_IDEMPOTENCY_WINDOW):
+            if candidate.source == "push":
+                continue  # the release branch guard's pipelines: started by the push, never by a request
             variables = self.pipeline_variables(candidate.id)
             if REQUEST_ID_VARIABLE not in variables:
-                continue  # push pipelines (the release branch guard) carry no request id
+                continue
             if candidate.sha == sha and variables[REQUEST_ID_VARIABLE] == request_id:
                 return candidate
             return None

@@ -14,9 +14,6 @@ from typing import Any
 
 import dagster as dg
 import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 from pydantic import Field, PrivateAttr
 
 from pc_release.errors import ConfigurationError, PcReleaseError
@@ -146,7 +143,8 @@ class KubernetesResource(dg.ConfigurableResource):
     kubeconfig: str | None = Field(None, description="kubeconfig file; default $KUBECONFIG or ~/.kube/config.")
     request_timeout_seconds: float = Field(10.0, gt=0)
 
-    _api: client.ApiClient | None = PrivateAttr(default=None)
+    # The kubernetes client is imported where it is used: most code-location loads never talk to a cluster.
+    _api: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -157,7 +155,10 @@ class KubernetesResource(dg.ConfigurableResource):
     def target(self) -> str:
         return f"context {self.context}" if self.context else f"kubeconfig {self.kubeconfig or '(default)'}"
 
-    def _client(self) -> client.ApiClient:
+    def _client(self) -> Any:
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
         with self._lock:
             if self._api is None:
                 try:
@@ -167,6 +168,8 @@ class KubernetesResource(dg.ConfigurableResource):
             return self._api
 
     def _get(self, what: str, call: Callable[..., Any], *args: Any) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+
         api = self._client()
         try:
             response = call(*args, _preload_content=False, _request_timeout=self.request_timeout_seconds)
@@ -181,25 +184,35 @@ class KubernetesResource(dg.ConfigurableResource):
             raise KubernetesError(f"{what} on {api.configuration.host}: answer is not JSON: {err}") from err
 
     def server_version(self) -> str:
+        from kubernetes import client
+
         data = self._get("read version", client.VersionApi(self._client()).get_code)
         return data.get("gitVersion", "")
 
     def deployments(self, namespace: str) -> list[KubeDeployment]:
+        from kubernetes import client
+
         apps = client.AppsV1Api(self._client())
         data = self._get(f"list deployments in {namespace}", apps.list_namespaced_deployment, namespace)
         return [deployment_record(item | {"kind": "Deployment"}, namespace) for item in data.get("items") or []]
 
     def pods(self, namespace: str) -> list[KubePod]:
+        from kubernetes import client
+
         core = client.CoreV1Api(self._client())
         data = self._get(f"list pods in {namespace}", core.list_namespaced_pod, namespace)
         return [pod_record(item, namespace) for item in data.get("items") or []]
 
     def configmaps(self, namespace: str) -> list[KubeConfigMap]:
+        from kubernetes import client
+
         core = client.CoreV1Api(self._client())
         data = self._get(f"list configmaps in {namespace}", core.list_namespaced_config_map, namespace)
         return [configmap_record(item, namespace) for item in data.get("items") or []]
 
     def secrets(self, namespace: str) -> list[KubeSecret]:
+        from kubernetes import client
+
         core = client.CoreV1Api(self._client())
         data = self._get(f"list secrets in {namespace}", core.list_namespaced_secret, namespace)
         return [secret_record(item, namespace) for item in data.get("items") or []]
