@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import socket
 import tempfile
@@ -57,6 +58,28 @@ def parse_env(text: str) -> dict[str, str]:
     return values
 
 
+def _run_process() -> int:
+    """The process running the whole promotion. Dagster's multiprocess executor (runs launched from the UI,
+    a sensor or the queue) runs each step in a child of it that exits with the step; the lock outlives
+    source_commit's step, so it names that parent."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None else os.getpid()
+
+
+def _process_gone(holder: dict) -> bool:
+    """True only for a holder that ran on this host and whose process no longer exists."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, under another user
+    return False
+
+
 class ReleaseFilesResource(dg.ConfigurableResource):
     """The dist/ folder beside the clone: candidate env and release records live here."""
 
@@ -97,30 +120,36 @@ class ReleaseFilesResource(dg.ConfigurableResource):
             finally:
                 fcntl.flock(guard, fcntl.LOCK_UN)
 
-    def acquire_promotion_lock(self, run_id: str, sha: str, holder_finished: Callable[[str], bool]) -> None:
+    def acquire_promotion_lock(self, run_id: str, sha: str, holder_finished: Callable[[str], bool]) -> str | None:
         """One promotion at a time per clone, even for runs that bypass the Dagster run queue.
 
-        A lock left by a run that has finished (failed, or killed and marked so) is taken over; a lock
-        held by a live run refuses this one, naming that run.
+        A lock left by a run that has finished (failed, or killed and marked so) is taken over, and so is
+        one whose process on this host is gone: a promotion killed with SIGKILL never records its end, and
+        its lock must not refuse every re-run for ever. A lock held by a live run refuses this one, naming
+        that run. Returns the id of a holder taken over while still recorded as in progress, if any.
         """
+        abandoned = None
         with self._lock_guard() as lock:
             if lock.exists():
                 holder = json.loads(lock.read_text() or "{}")
                 holder_run = holder.get("run_id", "")
                 if holder_run and holder_run != run_id and not holder_finished(holder_run):
-                    raise PromotionBlocked(
-                        f"promotion in progress: run {holder_run} is promoting {holder.get('sha', '?')} since "
-                        f"{holder.get('since', '?')}; wait for it to finish",
-                        rule="promotion-in-progress",
-                    )
+                    if not _process_gone(holder):
+                        raise PromotionBlocked(
+                            f"promotion in progress: run {holder_run} is promoting {holder.get('sha', '?')} since "
+                            f"{holder.get('since', '?')}; wait for it to finish",
+                            rule="promotion-in-progress",
+                        )
+                    abandoned = holder_run
             record = {
                 "run_id": run_id,
                 "sha": sha,
-                "pid": os.getpid(),
+                "pid": _run_process(),
                 "host": socket.gethostname(),
                 "since": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             atomic_write(lock, json.dumps(record))
+        return abandoned
 
     def release_promotion_lock(self, run_id: str) -> None:
         with self._lock_guard() as lock:

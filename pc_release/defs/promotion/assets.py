@@ -45,6 +45,17 @@ def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
     return run is None or run.is_finished
 
 
+def _fail_abandoned_run(context: dg.AssetExecutionContext, run_id: str) -> None:
+    """A promotion killed outright never recorded its end; record it, or the UI and the run queue's single
+    promotion slot would count it as in progress for ever."""
+    run = context.instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        context.instance.report_run_failed(
+            run, f"its process is gone (killed); run {context.run.run_id} took over the promotion lock"
+        )
+    context.log.warning(f"run {run_id} died holding the promotion lock; this run took it over")
+
+
 def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
 
@@ -67,9 +78,11 @@ def source_commit(
     """Resolve the requested ref to one exact SHA and judge it against master."""
     dev_test = context.job_def.name == DEV_TEST_JOB
     request = config.to_request(dev_test=dev_test)
-    release_files.acquire_promotion_lock(
+    abandoned = release_files.acquire_promotion_lock(
         context.run.run_id, request.source_ref, lambda run_id: _run_finished(context.instance, run_id)
     )
+    if abandoned:
+        _fail_abandoned_run(context, abandoned)
     clone = git.clone()
     if dev_test:
         verdict = rules.dev_test_clean_tree(clone.dirty_paths())
