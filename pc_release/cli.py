@@ -62,8 +62,9 @@ def _run_config(args: argparse.Namespace) -> dict:
     return {"ops": {"source_commit": {"config": {k: v for k, v in config.items() if v is not None}}}}
 
 
-def run_promotion(job_name: str, args: argparse.Namespace, out=sys.stdout) -> int:
+def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
     """Validate the request, then execute the job in-process on the instance the UI reads."""
+    out = out or sys.stdout
     settings = _settings()  # before importing the code location, which reads the same environment
 
     import dagster as dg
@@ -89,8 +90,9 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=sys.stdout) -> in
     return 0 if result.success else 1
 
 
-def guard(args: argparse.Namespace, out=sys.stdout) -> int:
+def guard(args: argparse.Namespace, out=None) -> int:
     """GitLab CI's release-branch guard: fail when the release branch carries commits master lacks."""
+    out = out or sys.stdout
     from pc_release.policy.promotion import guard_verdict
     from pc_release.resources.git import GitClone
 

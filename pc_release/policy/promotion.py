@@ -245,3 +245,25 @@ def guard_verdict(release_only: Sequence[CommitInfo], allow_divergence: bool, re
     """The CI release-branch guard: the same rule as promotion, phrased for a pipeline log."""
     request = PromotionRequest(allow_divergence=allow_divergence)
     return release_branch_divergence(release_only, request, release_branch)
+
+
+# GitLab's Developer role is the least that may run pipelines.
+DEVELOPER_ACCESS = 30
+
+
+def gitlab_can_trigger_release_pipeline(access_level: int | None) -> Verdict:
+    """Refuse before the push when the token could never create the release pipeline after it."""
+    rule = "gitlab_can_trigger_release_pipeline"
+    if access_level is None:
+        return Verdict(
+            rule=rule, ok=True, warning=True, reason="GitLab did not report the token's access level; not checked"
+        )
+    if access_level >= DEVELOPER_ACCESS:
+        return Verdict(rule=rule, ok=True, reason=f"the token's access level {access_level} may run pipelines")
+    return Verdict(
+        rule=rule,
+        ok=False,
+        reason=f"the GitLab token's access level is {access_level}; running the release pipeline needs Developer "
+        f"({DEVELOPER_ACCESS}) or more, so nothing is pushed",
+        evidence={"access_level": access_level},
+    )

@@ -112,6 +112,14 @@ class GitLabResource(dg.ConfigurableResource):
     def _project(self) -> Any:
         return self._client().projects.get(self.project, lazy=True)
 
+    def access_level(self) -> int | None:
+        """The token's access level on the project (GitLab's `permissions`), or None when GitLab does not say."""
+        with self._errors("reading the project's permissions"):
+            permissions = self._client().projects.get(self.project).attributes.get("permissions") or {}
+        levels = [(permissions.get(scope) or {}).get("access_level") for scope in ("project_access", "group_access")]
+        known = [level for level in levels if isinstance(level, int)]
+        return max(known) if known else None
+
     def master_pipeline_for(self, sha: str) -> PipelineInfo | None:
         """The newest master pipeline for exactly this SHA (one request, whatever the history)."""
         with self._errors(f"reading {self.master_branch} pipelines for {sha}"):

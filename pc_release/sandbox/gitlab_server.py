@@ -89,6 +89,10 @@ _FAULT_MESSAGES = {
 }
 
 
+# GitLab's access levels (Members API).
+REPORTER, DEVELOPER, MAINTAINER = 20, 30, 40
+
+
 class PipelineCreationError(ValueError):
     """GitLab refused to create the pipeline (unknown ref, CI config error, no jobs)."""
 
@@ -247,11 +251,14 @@ class SandboxGitLab:
         state_dir: Path | None = None,
         watch_branches: tuple[str, ...] = (),
         port: int = 0,
+        reporter_tokens: tuple[str, ...] = (),
     ) -> None:
         if not token:
             raise ValueError("SandboxGitLab needs a non-empty token")
         self._origin = _Origin(origin)
         self._token = token
+        # Tokens of a Reporter: they may read the project and its pipelines but not run pipelines (403).
+        self._reporter_tokens = tuple(t for t in reporter_tokens if t)
         self.project_path = project_path
         self.project_id = project_id
         self._run_jobs = run_jobs
@@ -1020,12 +1027,17 @@ class SandboxGitLab:
 
     # --- HTTP API ------------------------------------------------------------------------------------
 
-    def _authorised(self, headers: Mapping[str, str]) -> bool:
+    def _access_level(self, headers: Mapping[str, str]) -> int:
+        """GitLab's access level of the request's token: 40 (Maintainer), 20 (Reporter) or 0 (unknown token)."""
         supplied = headers.get("PRIVATE-TOKEN") or ""
         authorization = headers.get("Authorization") or ""
         if not supplied and authorization.startswith("Bearer "):
             supplied = authorization.removeprefix("Bearer ")
-        return hmac.compare_digest(supplied.encode(), self._token.encode())
+        if hmac.compare_digest(supplied.encode(), self._token.encode()):
+            return MAINTAINER
+        if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._reporter_tokens):
+            return REPORTER
+        return 0
 
     def _next_fault(self) -> tuple[int | str, int | None] | None:
         """(HTTP status or "slow", Retry-After) for this request, or None."""
@@ -1073,6 +1085,7 @@ def _checked_status(status: str) -> str:
 
 @dataclass
 class _Request:
+    access_level: int
     method: str
     segments: list[str]
     query: dict[str, list[str]]
@@ -1145,9 +1158,16 @@ class _Api:
         if not self.s._matches_project(seg[1]):
             return _error(404, "404 Project Not Found")
         rest = seg[2:]
+        if method != "GET" and request.access_level < DEVELOPER:
+            return _error(403, "403 Forbidden")  # a Reporter reads; running or retrying pipelines needs Developer
         with self.s._lock:
             if method == "GET" and not rest:
-                return _json_response(200, self.s._project_json())
+                project = self.s._project_json()
+                project["permissions"] = {
+                    "project_access": {"access_level": request.access_level, "notification_level": 3},
+                    "group_access": None,
+                }
+                return _json_response(200, project)
             if rest[:2] == ["repository", "branches"]:
                 return self.branches(request, rest[2:])
             if method == "GET" and rest[:2] == ["repository", "commits"] and len(rest) == 3:
@@ -1451,9 +1471,11 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
                 prefix, handle = "/-/sandbox/", api.handle_control
             else:
                 return _error(404, "404 Not Found")
-            if not server._authorised(self.headers):
+            access_level = server._access_level(self.headers)
+            if not access_level or (prefix == "/-/sandbox/" and access_level < MAINTAINER):
                 return _error(401, "401 Unauthorized")
             request = _Request(
+                access_level=access_level,
                 method=method,
                 segments=[unquote(s) for s in raw_path[len(prefix) :].split("/") if s],
                 query=parse_qs(query, keep_blank_values=True),

@@ -241,3 +241,22 @@ def test_token_never_reaches_the_event_log_or_files(world, gitlab_server, instan
     for path in world.clone.parent.rglob("*"):
         if path.is_file() and ".git" not in path.parts:
             assert TOKEN not in path.read_text(errors="ignore")
+
+
+def test_token_that_cannot_run_pipelines_is_refused_before_the_push(world, instance, monkeypatch):
+    """A Reporter token reads master CI fine but would get 403 creating the pipeline after the push."""
+    from pc_release.sandbox.gitlab_server import SandboxGitLab
+
+    with SandboxGitLab(origin=world.origin, token=TOKEN, reporter_tokens=("reporter-token-123",)) as server:
+        advance_master(world)
+        green_master(server, world)
+        before = world.release_sha()
+        monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", "reporter-token-123")
+
+        out = promote(world, server.url, instance)
+
+        assert not out.success
+        assert out.check("gitlab_can_trigger_release_pipeline") is False
+        assert "access level is 20" in out.summary.text
+        assert world.release_sha() == before
+        assert release_pipelines(server) == []

@@ -187,3 +187,12 @@ def test_dev_test_requires_clean_tree(dirty, ok):
 )
 def test_pipeline_variables(request_, expected):
     assert rules.pipeline_variables(request_, "rid") == expected | {"PC_RELEASE_REQUEST_ID": "rid"}
+
+
+@pytest.mark.parametrize(
+    ("level", "ok", "warning"),
+    [(40, True, False), (30, True, False), (20, False, False), (10, False, False), (None, True, True)],
+)
+def test_gitlab_can_trigger_release_pipeline(level, ok, warning):
+    verdict = rules.gitlab_can_trigger_release_pipeline(level)
+    assert (verdict.ok, verdict.warning) == (ok, warning)

@@ -127,7 +127,6 @@ def test_promotion_killed_at_a_step_converges_when_rerun(world, gitlab_server, t
     assert (world.release_sha() == sha) == (step != "after-resolve")
     assert len(release_pipelines(gitlab_server)) == (1 if step == "after-trigger" else 0)
 
-    monkeypatch.setattr(cli.run_promotion, "__defaults__", (sys.stdout,))  # bound at import; capture it
     exit_code = cli.main(["promote", sha])
     rerun = capsys.readouterr()
 

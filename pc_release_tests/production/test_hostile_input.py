@@ -2,7 +2,6 @@
 naming its rule, nothing is pushed or triggered, and the token appears nowhere afterwards."""
 
 import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -266,8 +265,6 @@ def test_job_refuses(prepared, world, gitlab_server, shared_instance, tmp_path, 
 @pytest.mark.parametrize("prepared", CASES, ids=[case.id for case in CASES], indirect=True)
 def test_cli_refuses(prepared, world, gitlab_server, tmp_path, monkeypatch, capsys):
     case, ref = prepared
-    # run_promotion's `out=sys.stdout` default was bound when pc_release.cli was imported; point it at capsys.
-    monkeypatch.setattr(cli.run_promotion, "__defaults__", (sys.stdout,))
     refs_before = origin_refs(world)
     home = tmp_path / "dagster-home"
     home.mkdir()

@@ -5,8 +5,6 @@ The hostile-input corpus, the fault and SIGKILL tests and the concurrency tests 
 left; this test drives the failures those cannot: answers that carry the token itself.
 """
 
-import sys
-
 import dagster as dg
 import pytest
 
@@ -72,7 +70,6 @@ def test_a_gitlab_echoing_the_token_never_makes_it_leak(world, tmp_path, monkeyp
                 "PC_RELEASE_GITLAB_PROJECT": PROJECT,
             }.items():
                 monkeypatch.setenv(name, value)
-            monkeypatch.setattr(cli.run_promotion, "__defaults__", (sys.stdout,))
             exit_code = cli.main(["promote", sha])
         output = capsys.readouterr()
 

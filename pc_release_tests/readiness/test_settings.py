@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dagster as dg
+
 from pc_release.definitions import build_resources
 from pc_release.settings import Settings
 
@@ -16,7 +18,10 @@ def test_readiness_settings_from_the_environment(monkeypatch):
     assert settings.canonical_remotes == ["origin", "github"]
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
     readiness = build_resources(settings)["readiness"]
-    assert readiness.postgres_url == "postgresql://release:hunter2@db.internal/postgres"
+    # Bound as an EnvVar: the resource config the UI shows names the variable, never the password.
+    assert isinstance(readiness.postgres_url, dg.EnvVar)
+    assert readiness.postgres_url.get_value() == "postgresql://release:hunter2@db.internal/postgres"
+    assert "hunter2" not in repr(readiness)
     assert readiness.release_worktree == "/srv/release-worktree"
     assert readiness.canonical_remotes == ["origin", "github"]
 

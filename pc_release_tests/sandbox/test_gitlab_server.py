@@ -549,3 +549,18 @@ def test_serve_command_prints_url_and_stops_on_sigterm(origin, token: str, tmp_p
     without_token = {k: v for k, v in os.environ.items() if k != "PC_RELEASE_GITLAB_TOKEN"}
     refused = subprocess.run(command, env=without_token, capture_output=True, text=True, timeout=30, check=False)
     assert refused.returncode == 2 and "PC_RELEASE_GITLAB_TOKEN" in refused.stderr
+
+
+def test_reporter_token_reads_but_may_not_run_pipelines(origin, token: str) -> None:
+    with SandboxGitLab(origin.path, token, reporter_tokens=("reporter-token",)) as srv:
+        admin = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT)
+        reporter = gitlab.Gitlab(srv.url, private_token="reporter-token").projects.get(PROJECT)
+        assert admin.permissions["project_access"]["access_level"] == 40
+        assert reporter.permissions["project_access"]["access_level"] == 20
+        assert reporter.pipelines.list(get_all=True) == []
+        with pytest.raises(gitlab.exceptions.GitlabCreateError) as err:
+            reporter.pipelines.create({"ref": "master"})
+        assert err.value.response_code == 403
+        assert srv.pipelines() == []
+        control = requests.get(f"{srv.url}/-/sandbox/requests", headers={"PRIVATE-TOKEN": "reporter-token"}, timeout=10)
+        assert control.status_code == 401

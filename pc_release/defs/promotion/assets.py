@@ -126,11 +126,17 @@ def source_commit(
     group_name=GROUP,
     kinds={"gitlab"},
     check_specs=[
-        _gate("master_ci_green_on_exact_sha", "master_ci", "Green master CI on the exact SHA: the primary gate.")
+        _gate("master_ci_green_on_exact_sha", "master_ci", "Green master CI on the exact SHA: the primary gate."),
+        _gate(
+            "gitlab_can_trigger_release_pipeline",
+            "master_ci",
+            "The token may run pipelines, so a push is never left without its release pipeline.",
+        ),
     ],
 )
 def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource):
     """The master pipeline that ran on exactly the promoted SHA."""
+    can_trigger = rules.gitlab_can_trigger_release_pipeline(gitlab.access_level())
     pipeline = gitlab.master_pipeline_for(source_commit.sha)
     verdict = rules.master_ci_green_on_exact_sha(
         source_commit.sha, pipeline, gitlab.master_branch, source_commit.request
@@ -146,7 +152,7 @@ def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gi
     return dg.MaterializeResult(
         value=MasterCi(sha=source_commit.sha, pipeline=pipeline, verdict=verdict),
         metadata=metadata,
-        check_results=[check_result(verdict, "master_ci")],
+        check_results=[check_result(verdict, "master_ci"), check_result(can_trigger, "master_ci")],
     )
 
 
