@@ -7,7 +7,8 @@ import pytest
 
 from pc_release.preflight.reports import ReportError, parse_junit_xml, parse_playwright_json, parse_report
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference_data" / "playwright"
+# Copies of shared/reference_data/playwright/ (real Playwright 1.37 JSON reports), so the suite runs anywhere.
+REFERENCE = Path(__file__).resolve().parent / "reference_reports"
 
 
 def reference(name: str) -> str:
