@@ -1,14 +1,14 @@
 """The runtime matrix next to the release pipeline `.gitlab-ci.yml` would create: publish jobs per runtime and
-the jobs that carry their digest snippets to the fan-in, read with the sandbox's GitLab-compatible reader."""
+the jobs that carry their digest snippets to the fan-in, read with pc_release.gitlab_ci, GitLab's own rules."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
 
+from pc_release.gitlab_ci import CiConfigError, load_ci_config
 from pc_release.readiness.models import CiJobFacts, PublishFacts
 from pc_release.release_config import ReleaseConfig, RuntimeMatrixError, parse_runtime_matrix
-from pc_release.sandbox.ci_yaml import CiConfigError, load_ci_config
 
 CI_FILE = ".gitlab-ci.yml"
 FAN_IN_STAGE = "digest_fan_in"

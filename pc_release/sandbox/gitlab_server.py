@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from pc_release.sandbox.ci_yaml import CiConfigError, CiJob, load_ci_config
+from pc_release.gitlab_ci import CiConfigError, CiJob, load_ci_config
 from pc_release.sandbox.runner import JobAssignment, JobResult, LocalPipelineRunner
 
 STATUSES = (

@@ -1,4 +1,4 @@
-"""Reads a `.gitlab-ci.yml` the way GitLab does, so the sandbox creates the jobs a real GitLab would.
+"""Reads a `.gitlab-ci.yml` the way GitLab does: for the sandbox's pipelines and the readiness checks alike.
 
 Covered: YAML anchors and merge keys, local `include:`, `extends:` (deep merge), `!reference` tags,
 `default:` and legacy top-level defaults with `inherit:`, `stages:` with `.pre`/`.post`, hidden `.jobs`,
