@@ -15,6 +15,18 @@ from pc_release_tests.gitworld import GitWorld, git
 from pc_release_tests.promotion_harness import Outcome, promote, settings_for
 
 SENSOR_RESOURCES = ("gitlab", "git", "release_files", "release_cluster")
+# The lineage the sensor materializes after release_pipeline, in the policy's stage order (written out, not
+# imported from pc_release, so the tests state what they expect).
+LINEAGE = (
+    "contracts",
+    "build_test",
+    "package",
+    "runtime_digest",
+    "digest_fan_in",
+    "deployment",
+    "remote_validation",
+    "release_record",
+)
 DIGESTS = {"api": "sha256:" + "a1" * 32, "web": "sha256:" + "b2" * 32}
 
 

@@ -7,29 +7,19 @@ from pc_release.definitions import build_definitions
 from pc_release.defs.pipeline.checks import recheck_release_pipeline
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
+    LINEAGE,
     dist_dir,
     publish,
     release,
 )
 from pc_release_tests.promotion_harness import settings_for
 
-STAGES = [
-    "contracts",
-    "build_test",
-    "package",
-    "runtime_digest",
-    "digest_fan_in",
-    "deployment",
-    "remote_validation",
-    "release_record",
-]
-
 
 def test_the_code_location_wires_the_pipeline_domain(tmp_path):
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     upstream = "release_pipeline"
-    for name in STAGES:
+    for name in LINEAGE:
         node = graph.get(dg.AssetKey(name))
         assert node.group_name == "pipeline"
         assert dg.AssetKey(upstream) in node.parent_keys

@@ -5,6 +5,7 @@ import dagster as dg
 
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
+    LINEAGE,
     SensorDriver,
     finish_stage,
     history,
@@ -16,20 +17,9 @@ from pc_release_tests.pipeline.harness import (
 )
 from pc_release_tests.promotion_harness import promote
 
-ASSETS = (
-    "contracts",
-    "build_test",
-    "package",
-    "runtime_digest",
-    "digest_fan_in",
-    "deployment",
-    "remote_validation",
-    "release_record",
-)
-
 
 def counts(instance) -> dict[str, int]:
-    return {asset: len(history(instance, asset)) for asset in ASSETS}
+    return {asset: len(history(instance, asset)) for asset in LINEAGE}
 
 
 def gitlab_requests(server) -> list[str]:
@@ -49,7 +39,7 @@ def test_repeated_ticks_add_nothing_and_the_cursor_survives_a_restart(platform, 
         before = counts(instance)
         for _ in range(3):
             assert driver.tick().asset_events == []
-        assert counts(instance) == before == {**dict.fromkeys(ASSETS, 0), "contracts": 1, "build_test": 1}
+        assert counts(instance) == before == {**dict.fromkeys(LINEAGE, 0), "contracts": 1, "build_test": 1}
         saved = driver.cursor
 
     for runtime, digest in DIGESTS.items():

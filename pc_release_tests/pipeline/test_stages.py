@@ -7,6 +7,7 @@ import dagster as dg
 
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
+    LINEAGE,
     dist_dir,
     evaluations,
     finish_stage,
@@ -17,17 +18,6 @@ from pc_release_tests.pipeline.harness import (
     publish,
     release,
 )
-
-STAGE_ORDER = [
-    "contracts",
-    "build_test",
-    "package",
-    "runtime_digest",
-    "digest_fan_in",
-    "deployment",
-    "remote_validation",
-    "release_record",
-]
 
 
 def records_of(instance, pipeline_id: int) -> list[dict]:
@@ -73,7 +63,7 @@ def test_green_pipeline_materializes_every_stage_in_order_with_one_record(platfo
     assert all(e.passed for e in checks.values())
 
     # Stage materializations happened in pipeline order and carry jobs, statuses, durations and URLs.
-    order = sorted((record.storage_id, name) for name in STAGE_ORDER for record in history(instance, name))
+    order = sorted((record.storage_id, name) for name in LINEAGE for record in history(instance, name))
     assert [name for _, name in order] == [
         "contracts",
         "build_test",
