@@ -84,8 +84,10 @@ def _free_port() -> int:
 class PostgresServer:
     """A throwaway PostgreSQL server; use as a context manager, `url` is its superuser URL."""
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, *, max_connections: int = 30, auth: str = "scram-sha-256") -> None:
         self.bin_dir = bin_dir
+        self.max_connections = max_connections
+        self.auth = auth
         self._root: Path | None = None
         self._password = secrets.token_urlsafe(24)
         self._port = 0
@@ -129,7 +131,7 @@ class PostgresServer:
             "--pgdata",
             str(data),
             "--username=postgres",
-            "--auth=scram-sha-256",
+            f"--auth={self.auth}",
             f"--pwfile={password_file}",
             "--encoding=UTF8",
             "--locale=C",
@@ -145,7 +147,8 @@ class PostgresServer:
             self._port = _free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -c port={self._port} -c unix_socket_directories={self._root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=30"
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                f"-c max_connections={self.max_connections}"
             )
             started = self._run(
                 str(bin_dir / "pg_ctl"), "--pgdata", str(data), "--log", str(self._root / "server.log"),

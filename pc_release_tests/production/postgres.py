@@ -1,31 +1,24 @@
-"""A throwaway PostgreSQL server for tests: Debian's binaries, a temp data dir, password auth over TCP."""
+"""The PostgreSQL a Dagster instance stores runs in during the production tests, on readiness's throwaway server."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import pwd
-import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-# initdb and postgres refuse to run as root; Debian's postgresql package creates this user.
-SERVICE_USER = "postgres"
+import psycopg2
+import psycopg2.extensions
+
+from pc_release.readiness.postgres import PostgresServer, connect
 
 
 @dataclass(frozen=True)
-class PostgresServer:
+class DagsterDatabase:
     host: str
     port: int
     user: str
     password: str
     db_name: str
-    data_dir: Path
 
     @property
     def env(self) -> dict[str, str]:
@@ -39,92 +32,26 @@ class PostgresServer:
         }
 
     def connect(self):
-        import psycopg2
-
         return psycopg2.connect(
             host=self.host, port=self.port, user=self.user, password=self.password, dbname=self.db_name
         )
 
 
-def _bin_dir() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    if not found:
-        raise RuntimeError("no PostgreSQL server under /usr/lib/postgresql/*/bin: apt-get install postgresql")
-    return found[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_service_user(*argv: str) -> list[str]:
-    return ["runuser", "-u", SERVICE_USER, "--", *argv] if os.geteuid() == 0 else list(argv)
-
-
-def _run(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
-
-
 @contextlib.contextmanager
-def running_postgres(db_name: str = "dagster") -> Iterator[PostgresServer]:
-    """Start a private PostgreSQL cluster on 127.0.0.1 and a free port; remove it afterwards."""
-    bin_dir = _bin_dir()
-    root = Path(tempfile.mkdtemp(prefix="pc-release-pg-"))
-    user, password = "pc_release", secrets.token_hex(12)
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    pwfile = root / "pwfile"
-    pwfile.write_text(password + "\n")
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam(SERVICE_USER)
-        for path in (root, sockets, pwfile):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
-    port = _free_port()
-    started = False
-    try:
-        _run(
-            _as_service_user(
-                str(bin_dir / "initdb"),
-                "--no-sync",
-                "--username",
-                user,
-                "--pwfile",
-                str(pwfile),
-                "--auth-host=md5",
-                "--auth-local=peer",
-                "--encoding=UTF8",
-                "-D",
-                str(data),
-            )
-        )
-        # Durability is irrelevant for a test cluster; skipping fsync keeps it fast.
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off -c synchronous_commit=off"
-        _run(
-            _as_service_user(
-                str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start"
-            )
-        )
-        started = True
-        import psycopg2
+def running_postgres(db_name: str = "dagster") -> Iterator[DagsterDatabase]:
+    """A private PostgreSQL on 127.0.0.1 with one database for Dagster; removed afterwards.
 
-        admin = psycopg2.connect(host="127.0.0.1", port=port, user=user, password=password, dbname="postgres")
+    Dagster's PostgreSQL storage opens a connection per event: the server allows 100 of them (20 concurrent
+    runs), and authenticates with MD5, since a SCRAM handshake costs ~30 ms of CPU each. The password is
+    checked either way.
+    """
+    with PostgresServer(max_connections=100, auth="md5") as server:
+        dsn = psycopg2.extensions.parse_dsn(server.url)
+        admin = connect(server.url)
         admin.autocommit = True
         with admin.cursor() as cursor:
             cursor.execute(f'CREATE DATABASE "{db_name}"')
-            # Dagster's PostgreSQL storage opens a connection per event; a SCRAM handshake costs ~30 ms of CPU
-            # each, an MD5 one almost nothing. The password is checked either way.
             cursor.execute("SET password_encryption = 'md5'")
-            cursor.execute(f"ALTER ROLE {user} PASSWORD %s", (password,))
+            cursor.execute(f"ALTER ROLE {dsn['user']} PASSWORD %s", (dsn["password"],))
         admin.close()
-        yield PostgresServer("127.0.0.1", port, user, password, db_name, data)
-    finally:
-        if started:
-            subprocess.run(
-                _as_service_user(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
-                capture_output=True,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        yield DagsterDatabase(dsn["host"], int(dsn["port"]), dsn["user"], dsn["password"], db_name)
