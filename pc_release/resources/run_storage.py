@@ -28,30 +28,46 @@ def _run_scoped(context: dg.InputContext | dg.OutputContext) -> bool:
     return context.has_asset_key and not context.has_asset_partitions
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
 class _RunScopedPickles(dg.IOManager):
     def __init__(self, latest: dg.IOManager, base_dir: Path) -> None:
         self._latest = latest
+        self._base_dir = base_dir
         self._runs = base_dir / RUNS_DIR
 
     def _path(self, run_id: str, asset_key: dg.AssetKey) -> Path:
         return self._runs.joinpath(run_id, *asset_key.path)
 
+    def _latest_path(self, asset_key: dg.AssetKey) -> Path:
+        """Where Dagster's FilesystemIOManager keeps an unpartitioned asset's value (same file, same pickle)."""
+        return self._base_dir.joinpath(*asset_key.path)
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        self._latest.handle_output(context, obj)
-        if _run_scoped(context):
-            path = self._path(context.run_id, context.asset_key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(obj, handle, pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
+        if not _run_scoped(context):
+            self._latest.handle_output(context, obj)
+            return
+        # Written here rather than through the stock manager, which logs a "Writing file at" line per output:
+        # each is an event-log write, seven per promotion, saying nothing the materialization doesn't.
+        data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+        _write_atomically(self._path(context.run_id, context.asset_key), data)
+        _write_atomically(self._latest_path(context.asset_key), data)
 
     def load_input(self, context: dg.InputContext) -> Any:
         if _run_scoped(context):
             producer = _producing_run(context)
-            path = self._path(producer, context.asset_key) if producer else None
-            if path is not None and path.exists():
-                return pickle.loads(path.read_bytes())
+            for path in (
+                self._path(producer, context.asset_key) if producer else None,
+                self._latest_path(context.asset_key),
+            ):
+                if path is not None and path.exists():
+                    return pickle.loads(path.read_bytes())
         return self._latest.load_input(context)
 
 

@@ -54,10 +54,12 @@ def local_preflight(
     verdict = preflight_gate(report, request)
     ran = {check.name: check for check in report.checks}
     checks = [ran.get(name) or _not_run(name, report) for name in PREFLIGHT_CHECK_NAMES]
-    for check in checks:
-        label = f"{check.status} ({check.classification})" if check.classification else check.status
-        context.log.info(f"{check.name}: {label} in {check.duration_seconds:.1f}s: {check.reason}")
-    (context.log.warning if verdict.warning or not verdict.ok else context.log.info)(verdict.reason)
+    outcomes = ", ".join(
+        f"{check.name} {check.status}" + (f" ({check.classification})" if check.classification else "")
+        for check in checks
+    )
+    # One line: each check's reason and evidence are in its own check result.
+    (context.log.warning if verdict.warning or not verdict.ok else context.log.info)(f"{verdict.reason} [{outcomes}]")
     return dg.MaterializeResult(
         value=report,
         metadata=_report_metadata(report, source_commit.sha),

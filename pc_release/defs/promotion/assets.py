@@ -160,7 +160,6 @@ def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gi
 def release_branch(
     context: dg.AssetExecutionContext,
     source_commit: SourceCommit,
-    master_ci: MasterCi,
     local_preflight: PreflightReport,
     git: GitResource,
 ):
