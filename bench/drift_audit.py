@@ -90,6 +90,10 @@ def measure_audit(clone: Path) -> dict:
     """In this (fresh) process: the audit's wall time, its git argv, and peak memory."""
     from datetime import UTC, datetime, timedelta
 
+    # GitClone imports GitPython lazily (P3); import it here with everything else, so the timing below holds
+    # the audit's git work and not GitPython's import (which also runs `git version`), as in a code server.
+    import git  # noqa: F401
+
     from pc_release.defs.audit.drift import read_drift_state
     from pc_release.defs.audit.reads import GitReads
     from pc_release.policy.audit import audit_verdicts
