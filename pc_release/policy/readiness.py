@@ -66,8 +66,16 @@ def _items(values: Sequence[object]) -> list[str]:
     return shown
 
 
+NOT_APPLICABLE = "not applicable: "
+
+
 def _not_applicable(rule: str, reason: str) -> Verdict:
-    return Verdict(rule=rule, ok=True, reason=f"not applicable: {reason}")
+    return Verdict(rule=rule, ok=True, reason=f"{NOT_APPLICABLE}{reason}")
+
+
+def not_applicable(verdict: Verdict) -> bool:
+    """The check had nothing to judge at this SHA (no runtimes, no schema, ...): it passes, vacuously."""
+    return verdict.ok and verdict.reason.startswith(NOT_APPLICABLE)
 
 
 def _not_evaluated(rule: str, reason: str, **evidence: str) -> Verdict:

@@ -160,6 +160,14 @@ def test_require_blocks_a_failing_assertion_as_release_blocker_and_pushes_nothin
     assert "Expected: 200" in values["failures"] and "| 2 |" in values["failures"]
     assert out.summary.metadata["local_preflight"]["status"] == "failed"
     assert worktrees(world) == 1
+    # The run log gets one line for the preflight: the gate's verdict and each check's outcome.
+    [line] = [
+        entry.user_message
+        for entry in instance.all_logs(out.result.run_id)
+        if not entry.is_dagster_event and entry.step_key == "local_preflight"
+    ]
+    assert line.startswith(gate.description), line
+    assert "playwright_e2e failed (release_blocker)" in line, line
 
 
 def test_dev_test_asked_for_preflight_blocks_on_a_missing_browser_as_environment_drift(sample, instance):

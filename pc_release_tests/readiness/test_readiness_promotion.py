@@ -48,6 +48,17 @@ def evidence(out: Outcome, name: str) -> dict[str, object]:
     return {key: getattr(entry, "value", entry) for key, entry in evaluation(out, name).metadata.items()}
 
 
+def readiness_log(out: Outcome, instance: dg.DagsterInstance) -> str:
+    """The one line release_readiness writes to the run's log."""
+    lines = [
+        entry.user_message
+        for entry in instance.all_logs(out.result.run_id)
+        if not entry.is_dagster_event and entry.step_key == "release_readiness"
+    ]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def assert_blocked(out: Outcome, world: GitWorld, server, before: str, *failed: str) -> None:
     assert not out.success, out.summary.text
     for name in failed:
@@ -70,6 +81,10 @@ def test_clean_sample_passes_every_readiness_check_and_is_promoted(sample_world,
         assert out.check(name) is True, f"{name} did not pass\n{out.summary.text}"
     assert sample_world.release_sha() == head
     assert [p["sha"] for p in release_pipelines(sample_gitlab)] == [head]
+    # No worktree or extra remotes are configured here: those two checks pass vacuously, and the log says so.
+    assert readiness_log(out, instance) == (
+        f"{len(READINESS_CHECKS)}/{len(READINESS_CHECKS)} readiness checks passed at {head[:12]} (2 not applicable)"
+    )
     assert "4 runtime(s) have publish jobs" in evaluation(out, "runtime_publish_jobs").description
     assert evidence(out, "schema_fresh_database")["applied"] == [
         "db_schema_v1.sql (10 statements)",
@@ -99,6 +114,9 @@ def test_runtime_without_publish_job_blocks_until_an_intentional_filter_is_decla
         "metrics: no job 'publish:metrics' in the release pipeline"
     ]
     assert "publish job graph and the digest fan-in together" in evaluation(out, "runtime_publish_jobs").description
+    log = readiness_log(out, instance)
+    assert log.startswith(f"{len(READINESS_CHECKS) - 1}/{len(READINESS_CHECKS)} readiness checks passed"), log
+    assert "runtime_publish_jobs BLOCKS: " in log and "metrics" in log, log
 
     edit(
         sample_world,

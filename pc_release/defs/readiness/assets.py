@@ -7,7 +7,7 @@ from pc_release.defs.promotion.assets import GROUP, check_result, request_id
 from pc_release.defs.readiness.resources import ReadinessResource
 from pc_release.models import SourceCommit
 from pc_release.policy import promotion as promotion_rules
-from pc_release.policy.readiness import READINESS_CHECKS
+from pc_release.policy.readiness import READINESS_CHECKS, not_applicable
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
 from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitResource
@@ -51,7 +51,8 @@ def release_readiness(
     # (Every log line is one more event-log write in Dagster's storage: 13 lines cost a promotion ~90 ms.)
     flagged = [verdict for verdict in report.verdicts if not verdict.ok or verdict.warning]
     passed = len(report.verdicts) - len(flagged)
-    summary = f"{passed}/{len(report.verdicts)} readiness checks passed at {report.sha[:12]}"
+    vacuous = sum(1 for verdict in report.verdicts if not_applicable(verdict))
+    summary = f"{passed}/{len(report.verdicts)} readiness checks passed at {report.sha[:12]} ({vacuous} not applicable)"
     if flagged:
         details = "; ".join(f"{v.rule} {'warns' if v.ok else 'BLOCKS'}: {v.reason}" for v in flagged)
         context.log.warning(f"{summary}; {details}")
