@@ -105,6 +105,16 @@ class PipelineInfo(Record):
         return self.status in GITLAB_TERMINAL_STATUSES
 
 
+class BranchAccess(Record):
+    """What GitLab's branches API tells the token's user about one branch: whether it is protected and whether
+    this user may push to it (a pipeline on a protected branch needs push or merge rights there)."""
+
+    name: str
+    protected: bool
+    can_push: bool
+    developers_can_merge: bool = False
+
+
 class MasterCi(Record):
     sha: str
     pipeline: PipelineInfo | None

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from pc_release.errors import InvalidInput
-from pc_release.models import CommitInfo, PipelineInfo, PromotionRequest, Verdict
+from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionRequest, Verdict
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _HEXISH = re.compile(r"[0-9a-fA-F]{4,39}")
@@ -247,23 +247,68 @@ def guard_verdict(release_only: Sequence[CommitInfo], allow_divergence: bool, re
     return release_branch_divergence(release_only, request, release_branch)
 
 
-# GitLab's Developer role is the least that may run pipelines.
+# GitLab's Developer role is the least that may run pipelines; on a protected branch the user must also be
+# allowed to push or merge there.
 DEVELOPER_ACCESS = 30
+MAINTAINER_ACCESS = 40
 
 
-def gitlab_can_trigger_release_pipeline(access_level: int | None) -> Verdict:
-    """Refuse before the push when the token could never create the release pipeline after it."""
+def gitlab_can_trigger_release_pipeline(
+    access_level: int | None, release_branch: BranchAccess | None = None
+) -> Verdict:
+    """Refuse before the push when the token could never create the release pipeline after it.
+
+    `release_branch` is None when the branch does not exist yet (the push creates it)."""
     rule = "gitlab_can_trigger_release_pipeline"
     if access_level is None:
         return Verdict(
             rule=rule, ok=True, warning=True, reason="GitLab did not report the token's access level; not checked"
         )
-    if access_level >= DEVELOPER_ACCESS:
-        return Verdict(rule=rule, ok=True, reason=f"the token's access level {access_level} may run pipelines")
+    evidence: dict[str, str | int | bool | list[str]] = {"access_level": access_level}
+    if access_level < DEVELOPER_ACCESS:
+        return Verdict(
+            rule=rule,
+            ok=False,
+            reason=f"the GitLab token's access level is {access_level}; running the release pipeline needs Developer "
+            f"({DEVELOPER_ACCESS}) or more, so nothing is pushed",
+            evidence=evidence,
+        )
+    if release_branch is None or not release_branch.protected:
+        state = "does not exist yet" if release_branch is None else "is not protected"
+        return Verdict(
+            rule=rule,
+            ok=True,
+            reason=f"the token's access level {access_level} may run pipelines (the release branch {state})",
+            evidence=evidence,
+        )
+    evidence |= {
+        "branch": release_branch.name,
+        "protected": True,
+        "can_push": release_branch.can_push,
+        "developers_can_merge": release_branch.developers_can_merge,
+    }
+    if release_branch.can_push or release_branch.developers_can_merge:
+        right = "push to" if release_branch.can_push else "merge into"
+        return Verdict(
+            rule=rule,
+            ok=True,
+            reason=f"{release_branch.name} is protected and the token's user may {right} it, so may run its pipelines",
+            evidence=evidence,
+        )
+    if access_level >= MAINTAINER_ACCESS:
+        return Verdict(
+            rule=rule,
+            ok=True,
+            warning=True,
+            reason=f"{release_branch.name} is protected and the token's user may not push to it; GitLab does not say "
+            "whether Maintainers may merge into it, so the release pipeline may still be refused after the push",
+            evidence=evidence,
+        )
     return Verdict(
         rule=rule,
         ok=False,
-        reason=f"the GitLab token's access level is {access_level}; running the release pipeline needs Developer "
-        f"({DEVELOPER_ACCESS}) or more, so nothing is pushed",
-        evidence={"access_level": access_level},
+        reason=f"{release_branch.name} is protected and the token's user (access level {access_level}) may neither "
+        "push nor merge to it, so GitLab would refuse the release pipeline after the push; nothing is pushed. "
+        "Use a token whose user is allowed to push or merge to the release branch",
+        evidence=evidence,
     )

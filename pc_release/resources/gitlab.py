@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from pc_release.errors import ConfigurationError, GitLabError, redact
-from pc_release.models import JobInfo, PipelineInfo
+from pc_release.models import BranchAccess, JobInfo, PipelineInfo
 
 TOKEN_ENV_VAR = "PC_RELEASE_GITLAB_TOKEN"
 REQUEST_ID_VARIABLE = "PC_RELEASE_REQUEST_ID"
@@ -119,6 +119,22 @@ class GitLabResource(dg.ConfigurableResource):
         levels = [(permissions.get(scope) or {}).get("access_level") for scope in ("project_access", "group_access")]
         known = [level for level in levels if isinstance(level, int)]
         return max(known) if known else None
+
+    def branch_access(self, branch: str) -> BranchAccess | None:
+        """The branch as GitLab shows it to the token's user, or None while it does not exist."""
+        try:
+            with self._errors(f"reading branch {branch}"):
+                attrs = self._project().branches.get(branch).attributes
+        except GitLabError as err:
+            if err.rule == "gitlab-not-found":
+                return None
+            raise
+        return BranchAccess(
+            name=attrs["name"],
+            protected=bool(attrs.get("protected")),
+            can_push=bool(attrs.get("can_push")),
+            developers_can_merge=bool(attrs.get("developers_can_merge")),
+        )
 
     def master_pipeline_for(self, sha: str) -> PipelineInfo | None:
         """The newest master pipeline for exactly this SHA (one request, whatever the history)."""

@@ -252,6 +252,8 @@ class SandboxGitLab:
         watch_branches: tuple[str, ...] = (),
         port: int = 0,
         reporter_tokens: tuple[str, ...] = (),
+        developer_tokens: tuple[str, ...] = (),
+        protected_branches: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         if not token:
             raise ValueError("SandboxGitLab needs a non-empty token")
@@ -259,6 +261,13 @@ class SandboxGitLab:
         self._token = token
         # Tokens of a Reporter: they may read the project and its pipelines but not run pipelines (403).
         self._reporter_tokens = tuple(t for t in reporter_tokens if t)
+        # Tokens of a Developer: they run pipelines, except on a protected branch they may not push or merge to.
+        self._developer_tokens = tuple(t for t in developer_tokens if t)
+        # Branch -> (push, merge) access level, as GitLab's protected branches hold them (0: no one). GitLab
+        # protects the default branch for Maintainers unless told otherwise.
+        self._protected = dict(
+            {DEFAULT_BRANCH: (MAINTAINER, MAINTAINER)} if protected_branches is None else protected_branches
+        )
         self.project_path = project_path
         self.project_id = project_id
         self._run_jobs = run_jobs
@@ -890,17 +899,18 @@ class SandboxGitLab:
             commit["project_id"] = self.project_id
         return commit
 
-    def _branch_json(self, name: str, sha: str) -> dict[str, Any]:
+    def _branch_json(self, name: str, sha: str, access_level: int = MAINTAINER) -> dict[str, Any]:
         base = f"{self.url}/{self.project_path}"
         default = self._origin.branches().get(DEFAULT_BRANCH)
+        push, merge = self._protected.get(name, (DEVELOPER, DEVELOPER))
         return {
             "name": name,
             "commit": self._commit_json(sha, with_pipeline=False),
             "merged": name != DEFAULT_BRANCH and default is not None and self._origin.is_ancestor(sha, default),
-            "protected": name == DEFAULT_BRANCH,
-            "developers_can_push": False,
-            "developers_can_merge": False,
-            "can_push": True,
+            "protected": name in self._protected,
+            "developers_can_push": name in self._protected and push == DEVELOPER,
+            "developers_can_merge": name in self._protected and merge == DEVELOPER,
+            "can_push": self._may_write(name, access_level)[0],
             "default": name == DEFAULT_BRANCH,
             "web_url": f"{base}/-/tree/{quote(name, safe='/')}",
         }
@@ -1035,9 +1045,18 @@ class SandboxGitLab:
             supplied = authorization.removeprefix("Bearer ")
         if hmac.compare_digest(supplied.encode(), self._token.encode()):
             return MAINTAINER
+        if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._developer_tokens):
+            return DEVELOPER
         if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._reporter_tokens):
             return REPORTER
         return 0
+
+    def _may_write(self, branch: str, access_level: int) -> tuple[bool, bool]:
+        """(may push, may merge) on `branch` for a user of this access level."""
+        if branch not in self._protected:
+            return access_level >= DEVELOPER, access_level >= DEVELOPER
+        push, merge = self._protected[branch]
+        return bool(push) and access_level >= push, bool(merge) and access_level >= merge
 
     def _next_fault(self) -> tuple[int | str, int | None] | None:
         """(HTTP status or "slow", Retry-After) for this request, or None."""
@@ -1191,11 +1210,11 @@ class _Api:
         if not rest:
             search = request.arg("search")
             names = sorted(n for n in heads if not search or search in n)
-            return _paginate(request, [self.s._branch_json(n, heads[n]) for n in names])
+            return _paginate(request, [self.s._branch_json(n, heads[n], request.access_level) for n in names])
         name = "/".join(rest)
         if name not in heads:
             return _error(404, "404 Branch Not Found")
-        return _json_response(200, self.s._branch_json(name, heads[name]))
+        return _json_response(200, self.s._branch_json(name, heads[name], request.access_level))
 
     def commit(self, ref_or_sha: str) -> _Response:
         sha = self.s._origin.resolve_commit(ref_or_sha)
@@ -1207,6 +1226,9 @@ class _Api:
         ref = request.body.get("ref")
         if not ref:
             return _error(400, "ref is missing")
+        if not any(self.s._may_write(str(ref), request.access_level)):
+            # GitLab's answer when the user may neither push nor merge to a protected ref.
+            return _error(400, {"base": ["Insufficient permissions to create a new pipeline"]})
         variables = {}
         for item in request.body.get("variables") or []:
             if isinstance(item, dict) and "key" in item:

@@ -260,3 +260,51 @@ def test_token_that_cannot_run_pipelines_is_refused_before_the_push(world, insta
         assert "access level is 20" in out.summary.text
         assert world.release_sha() == before
         assert release_pipelines(server) == []
+
+
+PROTECTED_RELEASE = {"master": (40, 40), "release/platform-control": (40, 40)}
+
+
+def test_developer_token_on_a_protected_release_branch_is_refused_before_the_push(world, instance, monkeypatch):
+    """A Developer may run pipelines in general, but not on a release branch only Maintainers may push or merge
+    to: GitLab would refuse the release pipeline after the push, so the gate refuses the promotion first."""
+    from pc_release.sandbox.gitlab_server import SandboxGitLab
+
+    with SandboxGitLab(
+        origin=world.origin,
+        token=TOKEN,
+        developer_tokens=("developer-token-123",),
+        protected_branches=PROTECTED_RELEASE,
+    ) as server:
+        advance_master(world)
+        green_master(server, world)
+        before = world.release_sha()
+        monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", "developer-token-123")
+
+        out = promote(world, server.url, instance)
+
+        assert not out.success
+        assert out.check("gitlab_can_trigger_release_pipeline") is False
+        assert "release/platform-control is protected" in out.summary.text
+        assert "may neither push nor merge" in out.summary.text
+        assert world.release_sha() == before
+        assert release_pipelines(server) == []
+
+
+def test_developer_token_promotes_when_developers_may_merge_to_the_release_branch(world, instance, monkeypatch):
+    from pc_release.sandbox.gitlab_server import SandboxGitLab
+
+    protection = {**PROTECTED_RELEASE, "release/platform-control": (40, 30)}
+    with SandboxGitLab(
+        origin=world.origin, token=TOKEN, developer_tokens=("developer-token-123",), protected_branches=protection
+    ) as server:
+        head = advance_master(world)
+        green_master(server, world)
+        monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", "developer-token-123")
+
+        out = promote(world, server.url, instance)
+
+        assert out.success, out.summary.text
+        assert out.check("gitlab_can_trigger_release_pipeline") is True
+        assert world.release_sha() == head
+        assert [p["sha"] for p in release_pipelines(server)] == [head]

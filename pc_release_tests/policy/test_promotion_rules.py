@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pc_release.errors import InvalidInput
-from pc_release.models import CommitInfo, PipelineInfo, PromotionRequest
+from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionRequest
 from pc_release.policy import promotion as rules
 
 SHA = "a" * 40
@@ -189,10 +189,32 @@ def test_pipeline_variables(request_, expected):
     assert rules.pipeline_variables(request_, "rid") == expected | {"PC_RELEASE_REQUEST_ID": "rid"}
 
 
+def _branch(protected: bool, can_push: bool = False, developers_can_merge: bool = False) -> BranchAccess:
+    return BranchAccess(
+        name="release/platform-control",
+        protected=protected,
+        can_push=can_push,
+        developers_can_merge=developers_can_merge,
+    )
+
+
 @pytest.mark.parametrize(
-    ("level", "ok", "warning"),
-    [(40, True, False), (30, True, False), (20, False, False), (10, False, False), (None, True, True)],
+    ("level", "branch", "ok", "warning", "says"),
+    [
+        (40, None, True, False, "does not exist yet"),
+        (30, None, True, False, "does not exist yet"),
+        (20, None, False, False, "needs Developer (30)"),
+        (10, _branch(False), False, False, "needs Developer (30)"),
+        (None, None, True, True, "not checked"),
+        (30, _branch(False), True, False, "is not protected"),
+        (30, _branch(True, can_push=True), True, False, "may push to it"),
+        (30, _branch(True, developers_can_merge=True), True, False, "may merge into it"),
+        (30, _branch(True), False, False, "may neither push nor merge"),
+        (40, _branch(True), True, True, "may still be refused after the push"),
+        (20, _branch(True, can_push=True), False, False, "needs Developer (30)"),
+    ],
 )
-def test_gitlab_can_trigger_release_pipeline(level, ok, warning):
-    verdict = rules.gitlab_can_trigger_release_pipeline(level)
+def test_gitlab_can_trigger_release_pipeline(level, branch, ok, warning, says):
+    verdict = rules.gitlab_can_trigger_release_pipeline(level, branch)
     assert (verdict.ok, verdict.warning) == (ok, warning)
+    assert says in verdict.reason

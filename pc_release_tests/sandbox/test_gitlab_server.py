@@ -564,3 +564,26 @@ def test_reporter_token_reads_but_may_not_run_pipelines(origin, token: str) -> N
         assert srv.pipelines() == []
         control = requests.get(f"{srv.url}/-/sandbox/requests", headers={"PRIVATE-TOKEN": "reporter-token"}, timeout=10)
         assert control.status_code == 401
+
+
+def test_protected_branch_refuses_pipelines_to_users_who_may_neither_push_nor_merge(origin, token: str) -> None:
+    origin.commit({"web/app.txt": "x"}, "release", branch="release/platform-control")
+    origin.commit({"web/app.txt": "y"}, "feature", branch="feature/x")
+    protection = {"master": (40, 40), "release/platform-control": (40, 40)}
+    with SandboxGitLab(origin.path, token, developer_tokens=("dev-token",), protected_branches=protection) as srv:
+        developer = gitlab.Gitlab(srv.url, private_token="dev-token").projects.get(PROJECT)
+        maintainer = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT)
+        assert developer.permissions["project_access"]["access_level"] == 30
+        release = developer.branches.get("release/platform-control")
+        assert (release.protected, release.can_push, release.developers_can_merge) == (True, False, False)
+        assert maintainer.branches.get("release/platform-control").can_push is True
+        assert developer.branches.get("feature/x").can_push is True
+
+        with pytest.raises(gitlab.exceptions.GitlabCreateError) as err:
+            developer.pipelines.create({"ref": "release/platform-control"})
+        assert err.value.response_code == 400
+        assert "Insufficient permissions to create a new pipeline" in str(err.value.error_message)
+        assert srv.pipelines() == []
+
+        assert developer.pipelines.create({"ref": "feature/x"}).ref == "feature/x"
+        assert maintainer.pipelines.create({"ref": "release/platform-control"}).ref == "release/platform-control"

@@ -136,7 +136,9 @@ def source_commit(
 )
 def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource):
     """The master pipeline that ran on exactly the promoted SHA."""
-    can_trigger = rules.gitlab_can_trigger_release_pipeline(gitlab.access_level())
+    can_trigger = rules.gitlab_can_trigger_release_pipeline(
+        gitlab.access_level(), gitlab.branch_access(gitlab.release_branch)
+    )
     pipeline = gitlab.master_pipeline_for(source_commit.sha)
     verdict = rules.master_ci_green_on_exact_sha(
         source_commit.sha, pipeline, gitlab.master_branch, source_commit.request
