@@ -58,6 +58,7 @@ def test_plan_shows_shas_commits_files_gates_variables_and_refusals(world, gitla
         "release_branch_guard": "would pass",
         "web_fast_eligible": "would refuse",
         "master_ci_green_on_exact_sha": "would pass",
+        "gitlab_can_trigger_release_pipeline": "would pass",
         "local_preflight_gate": "evaluated during the promotion",
         "candidate_matches_release_branch": "evaluated during the promotion",
     }
@@ -73,7 +74,8 @@ def test_plan_shows_shas_commits_files_gates_variables_and_refusals(world, gitla
     assert standard.pipeline_variables["PLATFORM_CONTROL_RELEASE_MODE"] == "full"
 
     assert side_effects(world, gitlab_server) == before
-    assert [method for method, _ in gitlab_server.request_log] == ["GET", "GET"]
+    # Per plan: the master pipeline for the SHA, the project (the token's access level), the release branch.
+    assert [method for method, _ in gitlab_server.request_log] == ["GET"] * 6
 
 
 def test_plan_names_the_rules_that_would_refuse(world, gitlab_server, instance):
@@ -88,3 +90,24 @@ def test_plan_names_the_rules_that_would_refuse(world, gitlab_server, instance):
     assert {v.rule for v in refused.refusals} == {"reachable_from_master", "master_ci_green_on_exact_sha"}
     assert gates(refused)["reachable_from_master"] == "would refuse"
     assert side_effects(world, gitlab_server) == before
+
+
+def test_plan_warns_in_advance_when_the_token_may_not_run_the_release_pipeline(world, instance, monkeypatch):
+    from pc_release.sandbox.gitlab_server import SandboxGitLab
+    from pc_release_tests.conftest import TOKEN
+
+    protection = {"master": (40, 40), "release/platform-control": (40, 40)}
+    with SandboxGitLab(
+        origin=world.origin, token=TOKEN, developer_tokens=("developer-token",), protected_branches=protection
+    ) as server:
+        head = advance_master(world, "change")
+        green(server, head)
+        monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", "developer-token")
+
+        planned, _ = plan(world, server.url, instance)
+
+        assert not planned.would_proceed
+        assert [v.rule for v in planned.refusals] == ["gitlab_can_trigger_release_pipeline"]
+        assert "release/platform-control is protected" in planned.refusals[0].reason
+        assert gates(planned)["gitlab_can_trigger_release_pipeline"] == "would refuse"
+        assert release_pipelines(server) == []

@@ -1,7 +1,8 @@
 """The dry-run promotion plan: what promote_release would do for a request, computed without side effects.
 
 Nothing here pushes, writes the candidate env or creates a pipeline: the plan resolves the SHA (after a fetch),
-reads git and one GitLab listing, and evaluates the promotion's own policy rules on what it found.
+reads git and three GitLab resources (the master pipeline for the SHA, the token's access level, the release
+branch's protection), and evaluates the promotion's own policy rules on what it found.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def build_plan(
         rules.reachable_from_master(sha, on_master, request),
         rules.release_branch_divergence(release_only, request, clone.release_branch),
         rules.master_ci_green_on_exact_sha(sha, pipeline, gitlab.master_branch, request),
+        rules.gitlab_can_trigger_release_pipeline(gitlab.access_level(), gitlab.branch_access(gitlab.release_branch)),
         *([preflight] if preflight else []),
         web_fast_verdict(source, reads, [path for _, path in changes]),
     ]
