@@ -5,7 +5,8 @@ Covered: YAML anchors and merge keys, local `include:`, `extends:` (deep merge),
 `parallel:` (count and matrix), `workflow:rules`, job `rules:` (`if`, `when`, `allow_failure`,
 `variables`, `needs`), and `only`/`except` with ref names, regexes, keywords and `variables`.
 
-Not resolved offline: remote, project, template and component includes (skipped), `include:rules` and
+Not resolved offline: remote, project, template and component includes (skipped, and named in
+`CiConfig.unresolved_includes` and in configuration errors), `include:rules` and
 `rules:changes`/`rules:exists` (always treated as matching), `when: delayed` (runs as on_success).
 """
 
@@ -113,6 +114,8 @@ class CiConfig:
     variables: Mapping[str, str]
     workflow_rules: tuple[Mapping[str, Any], ...] | None
     definitions: Mapping[str, Mapping[str, Any]]
+    # Remote, project, template and component includes: skipped, so anything defined there is not seen.
+    unresolved_includes: tuple[str, ...] = ()
 
     def workflow_allows(self, variables: Mapping[str, str]) -> bool:
         """Whether `workflow:rules` let a pipeline be created at all for these variables."""
@@ -148,10 +151,25 @@ def load_ci_config(read_file: Callable[[str], str | None], entry: str = ".gitlab
     text = read_file(entry)
     if text is None:
         raise CiConfigError("Missing CI config file")
-    document = _expand_includes(_parse_yaml(text, entry), read_file, seen={entry.lstrip("/")})
-    document = _resolve_extends(document)
-    document = _resolve_references(document)
-    return _build_config(document)
+    unresolved: list[str] = []
+    document = _expand_includes(_parse_yaml(text, entry), read_file, seen={entry.lstrip("/")}, unresolved=unresolved)
+    try:
+        document = _resolve_extends(document)
+        document = _resolve_references(document)
+        config = _build_config(document)
+    except CiConfigError as err:
+        if unresolved:
+            raise CiConfigError(f"{err} ({unseen_includes_note(unresolved)})") from None
+        raise
+    return dataclasses.replace(config, unresolved_includes=tuple(unresolved))
+
+
+def unseen_includes_note(unresolved: Iterable[str]) -> str:
+    """How to read a verdict on a configuration some of whose includes were not read."""
+    return (
+        f"the configuration also includes {', '.join(unresolved)}, which pc-release does not fetch; a job or "
+        "template defined there is not seen here"
+    )
 
 
 class _CiLoader(yaml.SafeLoader):
@@ -193,7 +211,8 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def _local_include_paths(spec: Any) -> list[str]:
+def _local_include_paths(spec: Any, unresolved: list[str]) -> list[str]:
+    """The local includes of an `include:` value; every other kind is described into `unresolved`."""
     items = spec if isinstance(spec, list) else [spec]
     paths = []
     for item in items:
@@ -201,17 +220,38 @@ def _local_include_paths(spec: Any) -> list[str]:
             paths.append(item)
         elif isinstance(item, dict) and isinstance(item.get("local"), str):
             paths.append(item["local"])
+        else:
+            unresolved.append(_describe_include(item))
     return paths
 
 
+def _describe_include(item: Any) -> str:
+    if isinstance(item, str):
+        item = {"remote": item}
+    if not isinstance(item, dict):
+        return f"include {item!r}"
+    if "project" in item:
+        files = item.get("file")
+        shown = ", ".join(map(str, files)) if isinstance(files, list) else str(files)
+        ref = f"@{item['ref']}" if item.get("ref") else ""
+        return f"project:{item['project']}{ref} ({shown})"
+    for kind in ("template", "component", "remote"):
+        if kind in item:
+            value = str(item[kind])
+            if kind == "remote":
+                value = re.sub(r"[?#].*$", "", value)  # a query string may carry a token
+            return f"{kind}:{value}"
+    return f"include {sorted(item)}"
+
+
 def _expand_includes(
-    document: dict[str, Any], read_file: Callable[[str], str | None], seen: set[str]
+    document: dict[str, Any], read_file: Callable[[str], str | None], seen: set[str], unresolved: list[str]
 ) -> dict[str, Any]:
     """Included files are merged first, in order; the including file's own keys win."""
     if "include" not in document:
         return document
     merged: dict[str, Any] = {}
-    for raw_path in _local_include_paths(document["include"]):
+    for raw_path in _local_include_paths(document["include"], unresolved):
         path = raw_path.lstrip("/")
         if path in seen:
             continue
@@ -221,7 +261,7 @@ def _expand_includes(
         text = read_file(path)
         if text is None:
             raise CiConfigError(f"Local file `{raw_path}` does not exist!")
-        merged = _deep_merge(merged, _expand_includes(_parse_yaml(text, path), read_file, seen))
+        merged = _deep_merge(merged, _expand_includes(_parse_yaml(text, path), read_file, seen, unresolved))
     own = {key: value for key, value in document.items() if key != "include"}
     return _deep_merge(merged, own)
 

@@ -559,3 +559,44 @@ def test_job_fields(job_yaml: str, field: str, expected: Any) -> None:
 def test_spec_header_document_is_skipped() -> None:
     text = "spec:\n  inputs:\n    x:\n      default: y\n---\njob:\n  script: [x]\n"
     assert [job.name for job in _jobs(text)] == ["job"]
+
+
+def test_includes_that_are_not_fetched_are_named_not_silently_dropped() -> None:
+    text = textwrap.dedent(
+        """\
+        include:
+          - local: ci/jobs.yml
+          - remote: https://ci.example.test/shared.yml?private_token=abc123
+          - project: platform/ci-templates
+            ref: v3
+            file: [publish.yml, deploy.yml]
+          - template: Jobs/SAST.gitlab-ci.yml
+          - component: gitlab.example.test/components/lint@1.0
+        own:
+          script: [x]
+        """
+    )
+    files = {
+        ".gitlab-ci.yml": text,
+        "ci/jobs.yml": "include: https://ci.example.test/nested.yml\nlocal_job:\n  script: [y]\n",
+    }
+    config = load_ci_config(files.get)
+
+    assert config.unresolved_includes == (
+        "remote:https://ci.example.test/shared.yml",
+        "project:platform/ci-templates@v3 (publish.yml, deploy.yml)",
+        "template:Jobs/SAST.gitlab-ci.yml",
+        "component:gitlab.example.test/components/lint@1.0",
+        "remote:https://ci.example.test/nested.yml",
+    )
+    assert "abc123" not in repr(config.unresolved_includes)
+    assert load_ci_config({".gitlab-ci.yml": "job:\n  script: [x]\n"}.get).unresolved_includes == ()
+
+
+def test_an_extends_of_an_unfetched_template_names_the_include_in_the_error() -> None:
+    text = "include:\n  - project: platform/ci-templates\n    file: publish.yml\npublish:api:\n  extends: .publish\n"
+    with pytest.raises(CiConfigError) as err:
+        load_ci_config({".gitlab-ci.yml": text}.get)
+    message = str(err.value)
+    assert ".publish" in message
+    assert "project:platform/ci-templates (publish.yml), which pc-release does not fetch" in message

@@ -85,7 +85,28 @@ def _not_evaluated(rule: str, reason: str, **evidence: str) -> Verdict:
 # --- runtime matrix, publish jobs, digest fan-in -------------------------------------------------------------
 
 
+def _noting_unseen_includes(verdict: Verdict, facts: PublishFacts) -> Verdict:
+    """A block that may come from jobs pc-release could not see says so, and what to check."""
+    if verdict.ok or not facts.unresolved_includes:
+        return verdict
+    note = (
+        f" Note: .gitlab-ci.yml also includes {', '.join(facts.unresolved_includes)}, which pc-release does not "
+        "fetch, so jobs defined there were not seen; compare with GitLab's merged configuration (pipeline editor, "
+        "Full configuration) before acting on this finding"
+    )
+    evidence = {**verdict.evidence, "unresolved_includes": list(facts.unresolved_includes)}
+    return verdict.model_copy(update={"reason": verdict.reason + note, "evidence": evidence})
+
+
 def runtime_publish_jobs(facts: PublishFacts) -> Verdict:
+    return _noting_unseen_includes(_runtime_publish_jobs(facts), facts)
+
+
+def runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
+    return _noting_unseen_includes(_runtime_digest_fan_in(facts), facts)
+
+
+def _runtime_publish_jobs(facts: PublishFacts) -> Verdict:
     rule = "runtime_publish_jobs"
     if facts.status == "not_applicable":
         return _not_applicable(rule, facts.reason)
@@ -149,7 +170,7 @@ def _receives(facts: PublishFacts, fan_in: str, publish: str) -> bool:
     return facts.stages.index(sender.stage) < facts.stages.index(receiver.stage)
 
 
-def runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
+def _runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
     rule = "runtime_digest_fan_in"
     if facts.status == "not_applicable":
         return _not_applicable(rule, facts.reason)

@@ -50,6 +50,8 @@ class PublishFacts(Record):
     digest_artifact: str = "runtime-digest.env"
     digest_variables: dict[str, str] = Field(default_factory=dict)
     unmatched_publish_jobs: list[str] = Field(default_factory=list)
+    # Includes of .gitlab-ci.yml that are not read (remote, project, template, component): jobs there are unseen.
+    unresolved_includes: list[str] = Field(default_factory=list)
 
     def job(self, name: str) -> CiJobFacts | None:
         return next((job for job in self.jobs if job.name == name), None)

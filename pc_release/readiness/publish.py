@@ -116,6 +116,7 @@ def publish_facts(read: Reader, config: ReleaseConfig, scope: Mapping[str, str],
         stages=list(ci.stages),
         fan_in_jobs=[job.name for job in jobs if config.pc_stage_for(job.name, job.stage) == FAN_IN_STAGE],
         unmatched_publish_jobs=unmatched,
+        unresolved_includes=list(ci.unresolved_includes),
         **base,
     )
 

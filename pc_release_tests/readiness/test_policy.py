@@ -279,3 +279,23 @@ def test_every_check_has_a_description_with_the_owning_layer_fix():
     assert len(rules.READINESS_CHECKS) == 13
     for name, description in rules.READINESS_CHECKS.items():
         assert "Fix" in description, name
+
+
+def test_a_missing_publish_job_names_the_includes_it_may_hide_in():
+    facts = PublishFacts(
+        status="ok",
+        matrix_file="scripts/ci/platform_control_runtime_matrix.sh",
+        runtimes=["api"],
+        expected_jobs={"api": "publish:api"},
+        unresolved_includes=["project:platform/ci-templates (publish.yml)"],
+    )
+    verdict = rules.runtime_publish_jobs(facts)
+    assert not verdict.ok
+    assert "api: no job 'publish:api'" in verdict.reason
+    assert (
+        "also includes project:platform/ci-templates (publish.yml), which pc-release does not fetch" in verdict.reason
+    )
+    assert verdict.evidence["unresolved_includes"] == ["project:platform/ci-templates (publish.yml)"]
+
+    without = rules.runtime_publish_jobs(facts.model_copy(update={"unresolved_includes": []}))
+    assert not without.ok and "does not fetch" not in without.reason
