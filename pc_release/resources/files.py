@@ -23,15 +23,18 @@ CANDIDATE_FILE = "platform-control-release-candidate.env"
 LOCK_FILE = ".promotion.lock"
 
 
-def atomic_write(path: Path, content: str) -> None:
-    """Write via a temp file and rename, so readers never see half a file."""
+def atomic_write(path: Path, content: str | bytes, *, durable: bool = True) -> None:
+    """Write via a temp file and rename, so readers never see half a file; `durable` also fsyncs it first
+    (for what must survive a machine crash, not only a killed process)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+from pc_release.resources.files import atomic_write
 
 # A dot cannot appear in an asset name, so this directory never collides with an asset's own file.
 RUNS_DIR = ".runs"
@@ -26,14 +26,6 @@ def _producing_run(context: dg.InputContext) -> str | None:
 
 def _run_scoped(context: dg.InputContext | dg.OutputContext) -> bool:
     return context.has_asset_key and not context.has_asset_partitions
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 class _RunScopedPickles(dg.IOManager):
@@ -56,8 +48,8 @@ class _RunScopedPickles(dg.IOManager):
         # Written here rather than through the stock manager, which logs a "Writing file at" line per output:
         # each is an event-log write, seven per promotion, saying nothing the materialization doesn't.
         data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
-        _write_atomically(self._path(context.run_id, context.asset_key), data)
-        _write_atomically(self._latest_path(context.asset_key), data)
+        atomic_write(self._path(context.run_id, context.asset_key), data, durable=False)
+        atomic_write(self._latest_path(context.asset_key), data, durable=False)
 
     def load_input(self, context: dg.InputContext) -> Any:
         if _run_scoped(context):
