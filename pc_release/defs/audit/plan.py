@@ -15,7 +15,7 @@ from pydantic import Field
 from pc_release.defs.audit.checks import web_fast_verdict
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.promotion.assets import GROUP as PROMOTION_GROUP
-from pc_release.defs.promotion.assets import request_id
+from pc_release.defs.promotion.assets import request_id, token_gate
 from pc_release.models import CommitInfo, PromotionRequest, Record, SourceCommit, Verdict
 from pc_release.policy import promotion as rules
 from pc_release.policy.preflight import preflight_gate, preflight_not_run
@@ -151,7 +151,7 @@ def build_plan(
         rules.reachable_from_master(sha, on_master, request),
         rules.release_branch_divergence(release_only, request, clone.release_branch),
         rules.master_ci_green_on_exact_sha(sha, pipeline, gitlab.master_branch, request),
-        rules.gitlab_can_trigger_release_pipeline(gitlab.access_level(), gitlab.branch_access(gitlab.release_branch)),
+        token_gate(gitlab),
         *([preflight] if preflight else []),
         web_fast_verdict(source, reads, [path for _, path in changes]),
     ]

@@ -122,6 +122,12 @@ def source_commit(
     )
 
 
+def token_gate(gitlab: GitLabResource) -> Verdict:
+    """gitlab_can_trigger_release_pipeline on what GitLab says now (two reads: project permissions, release branch);
+    the promotion and its dry-run plan judge the token the same way."""
+    return rules.gitlab_can_trigger_release_pipeline(gitlab.access_level(), gitlab.branch_access(gitlab.release_branch))
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"gitlab"},
@@ -136,9 +142,7 @@ def source_commit(
 )
 def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource):
     """The master pipeline that ran on exactly the promoted SHA."""
-    can_trigger = rules.gitlab_can_trigger_release_pipeline(
-        gitlab.access_level(), gitlab.branch_access(gitlab.release_branch)
-    )
+    can_trigger = token_gate(gitlab)
     pipeline = gitlab.master_pipeline_for(source_commit.sha)
     verdict = rules.master_ci_green_on_exact_sha(
         source_commit.sha, pipeline, gitlab.master_branch, source_commit.request
