@@ -10,8 +10,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pc_release.errors import PcReleaseError
+from pc_release.errors import ConfigurationError, InvalidInput, LeaseLost, PcReleaseError, PromotionBlocked
 from pc_release.settings import Settings
+
+# Exit statuses, the same for every command (README: "Refusals and exit statuses").
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+# A refusal is pc-release saying no by a rule of the policy; anything else that stops a command (git or GitLab
+# failing, a crash) is a failure, which a retry may cure.
+REFUSALS = (InvalidInput, PromotionBlocked, ConfigurationError, LeaseLost)
+# How Dagster names the failure of a step whose blocking asset check failed: a gate refused.
+_BLOCKING_CHECK_FAILED = "DagsterAssetCheckFailedError"
 
 
 def _settings() -> Settings:
@@ -19,15 +27,16 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as err:
         problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
-        raise PcReleaseError(f"invalid environment: {problems}", rule="settings") from None
+        raise ConfigurationError(f"invalid environment: {problems}", rule="settings") from None
 
 
 def _add_promotion_arguments(parser: argparse.ArgumentParser, *, dev_test: bool) -> None:
     parser.add_argument(
         "source_ref",
         nargs="?",
-        default=None if dev_test else "origin/master",
-        help="ref or full SHA to promote" + ("" if dev_test else " (default origin/master)"),
+        help="ref or full SHA to promote (default "
+        + ("HEAD" if dev_test else "the remote's master: refs/remotes/origin/master unless PC_RELEASE_REMOTE says")
+        + ")",
     )
     parser.add_argument("--mode", choices=None, help="full | deploy (PLATFORM_CONTROL_RELEASE_MODE)")
     parser.add_argument("--profile", help="standard | web-fast (PLATFORM_CONTROL_RELEASE_PROFILE)")
@@ -77,7 +86,7 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
     config = PromotionConfig(**_run_config(args)["ops"]["source_commit"]["config"])
     request = config.to_request(dev_test=job_name == DEV_TEST_JOB, settings=settings)
     if not os.environ.get(TOKEN_ENV_VAR):
-        raise PcReleaseError(f"no GitLab token: set {TOKEN_ENV_VAR}", rule="gitlab-token")
+        raise ConfigurationError(f"no GitLab token: set {TOKEN_ENV_VAR}", rule="gitlab-token")
     print(
         f"pc-release: {request.kind} of {request.source_ref} (mode {request.mode}, profile {request.profile})",
         file=out,
@@ -87,7 +96,19 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
         result = job.execute_in_process(run_config=_run_config(args), instance=instance, raise_on_error=False)
         summary = summarize_run(instance, result.run_id)
     print(summary.text, file=out)
-    return 0 if result.success else 1
+    return _run_exit_status(result)
+
+
+def _run_exit_status(result) -> int:
+    """A run that stopped only because rules refused it exits like a refusal before the run does."""
+    if result.success:
+        return EXIT_OK
+    causes = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        causes.append((error.cause or error).cls_name if error else None)
+    refusals = {cls.__name__ for cls in REFUSALS} | {_BLOCKING_CHECK_FAILED}
+    return EXIT_REFUSED if causes and all(cause in refusals for cause in causes) else EXIT_FAILED
 
 
 def guard(args: argparse.Namespace, out=None) -> int:
@@ -103,20 +124,19 @@ def guard(args: argparse.Namespace, out=None) -> int:
         settings.master_branch,
         settings.release_branch,
     )
-    ref = args.ref or os.environ.get("CI_COMMIT_SHA") or clone.release_ref
-    release_only = clone.guard_commits(ref)
+    release_only = clone.guard_commits(args.ref or os.environ.get("CI_COMMIT_SHA") or None)
     verdict = guard_verdict(release_only, settings.allow_release_branch_divergence, settings.release_branch)
     for commit in release_only:
         print(f"  {commit.sha} {commit.author}: {commit.subject}", file=out)
     if not verdict.ok:
         print(f"pc-release guard: FAILED [{verdict.rule}] {verdict.reason}", file=out)
-        return 1
+        return EXIT_REFUSED
     if verdict.warning:
         banner = "!" * 78
         print(f"{banner}\npc-release guard: WARNING [{verdict.rule}] {verdict.reason}\n{banner}", file=out)
-        return 0
+        return EXIT_OK
     print(f"pc-release guard: ok: {verdict.reason}", file=out)
-    return 0
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,9 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.source_ref = "HEAD"
             return run_promotion("dev_test_deploy", args)
         return guard(args)
-    except PcReleaseError as err:
+    except REFUSALS as err:
         print(f"pc-release: refused: {err}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
+    except PcReleaseError as err:
+        print(f"pc-release: failed: {err}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def diverge(world) -> str:
 def test_guard_fails_on_diverged_release_branch_listing_commits(world):
     hotfix = diverge(world)
     run = pc_release("guard", cwd=world.clone)
-    assert run.returncode == 1
+    assert run.returncode == 2  # refused by a rule, like every other refusal
     assert hotfix in run.stdout and "release-only hotfix" in run.stdout
     assert "[release_branch_guard]" in run.stdout
 
@@ -50,7 +50,7 @@ def test_guard_judges_ci_commit_sha(world):
     hotfix = diverge(world)
     master = git(world.clone, "rev-parse", "origin/master")
     assert pc_release("guard", cwd=world.clone, env={"CI_COMMIT_SHA": master}).returncode == 0
-    assert pc_release("guard", cwd=world.clone, env={"CI_COMMIT_SHA": hotfix}).returncode == 1
+    assert pc_release("guard", cwd=world.clone, env={"CI_COMMIT_SHA": hotfix}).returncode == 2
 
 
 @pytest.mark.parametrize(

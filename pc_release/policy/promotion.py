@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pc_release.errors import InvalidInput
 from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionRequest, Verdict
@@ -12,41 +12,99 @@ from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionR
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _HEXISH = re.compile(r"[0-9a-fA-F]{4,39}")
 _ALNUM40 = re.compile(r"[0-9A-Za-z]{40}")
+# Revision syntax: valid for git, but it computes a commit from a ref instead of naming one.
+_REVISION_SYNTAX = {"..": "a range", "@{": "a reflog entry", "~": "an ancestor", "^": "a parent", ":": "a path"}
 # git check-ref-format forbids these anywhere in a ref name.
-_FORBIDDEN_REF_PARTS = ("..", "@{", "\\", " ", "~", "^", ":", "?", "*", "[", "//")
+_FORBIDDEN_REF_PARTS = ("\\", " ", "?", "*", "[", "//")
+# A loose ref is a file under .git/refs: no component may be longer than the file system allows (NAME_MAX).
+MAX_REF_LENGTH = 255
+_SHOWN_REF_LENGTH = 60
 
 MODES = ("full", "deploy")
 PROFILES = ("standard", "web-fast")
 
 
-def validate_ref(ref: str) -> str:
-    """Accept a ref or a full SHA only if git could not mistake it for anything else.
+def shown_ref(ref: str) -> str:
+    """A ref as messages quote it: repr'd, and cut short, so hostile input is echoed once and briefly."""
+    if len(ref) <= _SHOWN_REF_LENGTH:
+        return repr(ref)
+    return f"{ref[:_SHOWN_REF_LENGTH]!r}... ({len(ref)} characters)"
 
-    Refs reach `git` as arguments, so option-like input (`--upload-pack=...`) must never get that far.
+
+def validate_ref(ref: str) -> str:
+    """Accept a ref name or a full SHA only if git could not mistake it for anything else.
+
+    Refs reach `git` as arguments, so option-like input (`--upload-pack=...`) must never get that far. Revision
+    expressions (`master~1`, `a..b`, `HEAD@{1}`) are refused too: a promotion names its commit, it does not
+    compute one.
     """
     if not ref or not ref.strip():
         raise InvalidInput("source ref is empty", rule="ref-syntax")
+    if len(ref) > MAX_REF_LENGTH:
+        raise InvalidInput(
+            f"source ref {shown_ref(ref)} is longer than {MAX_REF_LENGTH} characters, which no branch or tag is",
+            rule="ref-syntax",
+        )
+    shown = shown_ref(ref)
     if ref != ref.strip():
-        raise InvalidInput(f"source ref {ref!r} has leading or trailing whitespace", rule="ref-syntax")
+        raise InvalidInput(f"source ref {shown} has leading or trailing whitespace", rule="ref-syntax")
     if ref.startswith("-"):
-        raise InvalidInput(f"source ref {ref!r} looks like a command-line option", rule="ref-syntax")
+        raise InvalidInput(f"source ref {shown} looks like a command-line option", rule="ref-syntax")
     if any(unicodedata.category(ch).startswith("C") for ch in ref):
-        raise InvalidInput(f"source ref {ref!r} contains control characters", rule="ref-syntax")
+        raise InvalidInput(f"source ref {shown} contains control characters", rule="ref-syntax")
     if _ALNUM40.fullmatch(ref) and not FULL_SHA.fullmatch(ref.lower()):
-        raise InvalidInput(f"{ref!r} is 40 characters but not a hexadecimal SHA", rule="exact-sha")
+        raise InvalidInput(f"{shown} is 40 characters but not a hexadecimal SHA", rule="exact-sha")
     if _HEXISH.fullmatch(ref):
         raise InvalidInput(
-            f"{ref!r} looks like an abbreviated SHA; promote one exact commit by its full 40-digit SHA",
+            f"{shown} looks like an abbreviated SHA; promote one exact commit by its full 40-digit SHA",
             rule="exact-sha",
         )
+    for part, meaning in _REVISION_SYNTAX.items():
+        if part in ref:
+            raise InvalidInput(
+                f"source ref {shown} contains {part!r}, git revision syntax for {meaning}; pc-release promotes a "
+                "branch, tag or full SHA as named, not a commit computed from one: give that commit's full SHA",
+                rule="ref-syntax",
+            )
     for part in _FORBIDDEN_REF_PARTS:
         if part in ref:
-            raise InvalidInput(f"source ref {ref!r} contains {part!r}, which git forbids", rule="ref-syntax")
+            raise InvalidInput(
+                f"source ref {shown} contains {part!r}, which git forbids in ref names", rule="ref-syntax"
+            )
     if ref.endswith((".", "/", ".lock")) or ref.startswith("/") or "/." in ref or ref.startswith("."):
-        raise InvalidInput(f"source ref {ref!r} is not a valid git ref name", rule="ref-syntax")
+        raise InvalidInput(f"source ref {shown} is not a valid git ref name", rule="ref-syntax")
     if ref == "@":
         raise InvalidInput("source ref '@' is ambiguous; name a branch or a SHA", rule="ref-syntax")
     return ref
+
+
+def ref_candidates(ref: str) -> tuple[str, ...]:
+    """The full ref names a short name could mean, in git's own lookup order (`git rev-parse`'s rules).
+
+    A name starting with `refs/` means exactly that ref. HEAD is the only name outside refs/ that is looked up.
+    """
+    if ref.startswith("refs/"):
+        return (ref,)
+    names = (f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}", f"refs/remotes/{ref}", f"refs/remotes/{ref}/HEAD")
+    return ("HEAD", *names) if ref == "HEAD" else names
+
+
+def pick_ref(ref: str, found: Mapping[str, str], where: str) -> tuple[str, str]:
+    """(full name, object id) of the one ref `ref` names, given which candidates exist; else the refusal.
+
+    git itself would take the first candidate in its order and only warn, so a tag named like a remote branch
+    (`origin/master`) would silently win over the branch: a name that fits two refs is refused instead.
+    """
+    if not found:
+        raise InvalidInput(f"{shown_ref(ref)} does not name a commit in {where}", rule="unknown-ref")
+    if len(found) > 1:
+        both = " and ".join(f"{name} ({oid[:12]})" for name, oid in found.items())
+        raise InvalidInput(
+            f"{shown_ref(ref)} is ambiguous: it names {both}; give the full name of the one you mean",
+            rule="ambiguous-ref",
+        )
+    ((name, oid),) = found.items()
+    return name, oid
 
 
 def validate_mode(mode: str) -> str:

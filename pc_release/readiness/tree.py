@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from functools import cached_property
 from pathlib import Path
 
-from pc_release.errors import GitOperationError
+from pc_release.gitread import GitReader
 
 
 class TreeAtSha:
@@ -15,20 +14,13 @@ class TreeAtSha:
     def __init__(self, repo: Path, sha: str) -> None:
         self.repo = Path(repo)
         self.sha = sha
-
-    def _git(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["git", "-C", str(self.repo), *args], capture_output=True, check=False)
+        self._reader = GitReader(self.repo)
 
     @cached_property
     def paths(self) -> frozenset[str]:
         """Every file path of the commit (blobs and symlinks)."""
-        result = self._git("ls-tree", "-r", "-z", "--name-only", "--full-tree", self.sha)
-        if result.returncode != 0:
-            raise GitOperationError(
-                f"cannot list the tree of {self.sha}: {result.stderr.decode(errors='replace').strip()}",
-                rule="git",
-            )
-        return frozenset(path for path in result.stdout.decode().split("\0") if path)
+        out = self._reader.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", self.sha).out
+        return frozenset(path for path in out.split("\0") if path)
 
     def exists(self, path: str) -> bool:
         path = path.strip("/")
@@ -39,5 +31,5 @@ class TreeAtSha:
         path = path.lstrip("/")
         if path not in self.paths:
             return None
-        result = self._git("show", f"{self.sha}:{path}")
-        return result.stdout.decode(errors="replace") if result.returncode == 0 else None
+        result = self._reader.run("show", f"{self.sha}:{path}", ok=None)
+        return result.out if result.status == 0 else None

@@ -1,4 +1,4 @@
-"""GitResource: the git verbs a promotion needs, on a local clone, via GitPython."""
+"""GitResource: the git verbs a promotion needs, on a local clone, run through the one GitReader."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from pc_release.errors import GitOperationError, InvalidInput, LeaseLost
+from pc_release.errors import GitOperationError, LeaseLost
+from pc_release.gitread import GitReader
 from pc_release.models import CommitInfo
-from pc_release.policy.promotion import FULL_SHA, validate_ref
 
 _LOG_FORMAT = "%H%x1f%an%x1f%cI%x1f%s"
 
@@ -30,16 +30,18 @@ def _parse_log(output: str) -> list[CommitInfo]:
 
 
 class GitClone:
-    """One clone of the platform repository, with the remote it promotes to."""
+    """One clone of the platform repository, with the remote it promotes to; every command goes through `reader`."""
 
     def __init__(self, path: Path, remote: str, master_branch: str, release_branch: str) -> None:
         self.path = path
         self.remote = remote
         self.master_branch = master_branch
         self.release_branch = release_branch
+        self.reader = GitReader(path)
 
     @cached_property
     def repo(self) -> Any:
+        """GitPython's object model of the clone, for callers that need it; commands run through `reader`."""
         # GitPython runs `git version` when imported: pay for it when a clone is opened, not at every load.
         import git
 
@@ -57,37 +59,22 @@ class GitClone:
         return f"refs/remotes/{self.remote}/{self.release_branch}"
 
     def _git(self, *args: str) -> str:
-        try:
-            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=True)
-        except self._command_error as err:
-            stderr = (err.stderr or "").strip().removeprefix("stderr: ").strip("'")
-            raise GitOperationError(f"git {args[0]} failed: {stderr}", rule="git") from err
-
-    @cached_property
-    def _command_error(self) -> type[Exception]:
-        import git
-
-        return git.GitCommandError
+        return self.reader.text(*args)
 
     def _status(self, *args: str) -> int:
-        status, _, _ = self.repo.git.execute(["git", *args], with_extended_output=True, with_exceptions=False)
-        return status
+        return self.reader.run(*args, ok=None).status
 
     def fetch(self) -> None:
-        """Refresh remote-tracking refs, so every rule judges what the remote has now."""
-        self._git("fetch", "--prune", "--quiet", self.remote)
+        """Refresh every remote-tracking branch, so every rule judges what the remote has now.
+
+        The refspec is spelled out because a single-branch clone (what `git clone --depth` makes) would
+        otherwise never fetch the release branch it is about to judge.
+        """
+        self.reader.fetch(self.remote, f"+refs/heads/*:refs/remotes/{self.remote}/*")
 
     def resolve(self, ref: str) -> str:
-        """Resolve a ref or full SHA to exactly one commit SHA; refuse anything else."""
-        validate_ref(ref)
-        status, out, _ = self.repo.git.execute(
-            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-            with_extended_output=True,
-            with_exceptions=False,
-        )
-        if status != 0 or not FULL_SHA.fullmatch(out.strip()):
-            raise InvalidInput(f"{ref!r} does not name a commit in {self.path}", rule="unknown-ref")
-        return out.strip()
+        """Resolve a ref or full SHA to exactly one commit SHA; refuse anything else, ambiguous names included."""
+        return self.reader.resolve(ref)
 
     def is_on_master(self, sha: str) -> bool:
         return self._status("merge-base", "--is-ancestor", sha, self.master_ref) == 0
@@ -102,16 +89,22 @@ class GitClone:
         """Commits reachable from `ref` but not from master: release-only edits the policy forbids."""
         return _parse_log(self._git("log", f"--format={_LOG_FORMAT}", f"{self.master_ref}..{ref}", "--"))
 
-    def guard_commits(self, ref: str) -> list[CommitInfo]:
-        """Release-only commits for the CI guard, which may run in a shallow clone or a bare worktree."""
+    def guard_commits(self, ref: str | None) -> list[CommitInfo]:
+        """Release-only commits for the CI guard, which may run in a shallow clone or a bare worktree.
+
+        `ref` None judges the release branch: fetched here together with master, so the guard never judges a
+        remote-tracking ref as stale as the last fetch someone happened to run.
+        """
         if self.remote in self._git("remote").split():
-            shallow = self._git("rev-parse", "--is-shallow-repository") == "true"
-            refspec = f"+refs/heads/{self.master_branch}:{self.master_ref}"
-            self._git("fetch", "--quiet", *(["--unshallow"] if shallow else []), self.remote, refspec)
+            self.reader.fetch(
+                self.remote,
+                f"+refs/heads/{self.master_branch}:{self.master_ref}",
+                *([f"+refs/heads/{self.release_branch}:{self.release_ref}"] if ref is None else []),
+            )
             master = self.master_ref
         else:
             master = f"refs/heads/{self.master_branch}"
-        target = self.resolve(ref)
+        target = self.resolve(ref if ref is not None else self.release_ref)
         return _parse_log(self._git("log", f"--format={_LOG_FORMAT}", f"{master}..{target}", "--"))
 
     def dirty_paths(self) -> list[str]:
@@ -124,13 +117,8 @@ class GitClone:
         return out.split()[0] if out.strip() else None
 
     def show_file(self, sha: str, path: str) -> str | None:
-        status, out, _ = self.repo.git.execute(
-            ["git", "show", f"{sha}:{path}"],
-            with_extended_output=True,
-            with_exceptions=False,
-            strip_newline_in_stdout=False,
-        )
-        return out if status == 0 else None
+        result = self.reader.run("show", f"{sha}:{path}", ok=None)
+        return result.out if result.status == 0 else None
 
     def changed_paths(self, base: str, head: str) -> list[str]:
         """Every path whose content differs between two commits; a rename counts as both of its paths."""
@@ -140,26 +128,28 @@ class GitClone:
     def push_release(self, sha: str, expected: str | None) -> bool:
         """Point the remote release branch at `sha`, only if it still holds `expected`.
 
-        Returns False when the branch already points at `sha` (nothing to do). A concurrent change is
+        Returns True only when this push moved the branch; False when it already pointed at `sha` (nothing to
+        do, or a concurrent promotion of the same SHA got there first). A concurrent change to another SHA is
         never overwritten: the lease makes git reject the push and we raise LeaseLost.
         """
         if expected == sha:
             return False
         target = f"refs/heads/{self.release_branch}"
         lease = f"--force-with-lease={target}:{expected or ''}"
-        status, out, err = self.repo.git.execute(
-            ["git", "push", "--porcelain", lease, self.remote, f"{sha}:{target}"],
-            with_extended_output=True,
-            with_exceptions=False,
-        )
-        if status == 0:
-            return True
+        result = self.reader.run("push", "--porcelain", lease, self.remote, f"{sha}:{target}", ok=None)
+        out, err = result.out, result.err
+        if result.status == 0:
+            # --porcelain prints "<flag>\t<from>:<to>\t<summary>" per ref. Flag "=" (up to date) is what git
+            # reports, with status 0 and the lease unchecked, when a concurrent push already put `sha` there.
+            return not any(line.startswith("=") and f":{target}\t" in line for line in out.splitlines())
         # Simultaneous pushes race past git's client-side lease check, and the loser is then refused by the
         # remote's own compare-and-swap ("cannot lock ref ... is at X but expected Y"): a lost lease too.
         try:
             now = self.remote_release_sha()
         except GitOperationError:
             now = expected  # the remote cannot even be read: the push's own error below says why
+        if now == sha:
+            return False  # a concurrent promotion of this same SHA won the race: the branch is where we want it
         if now != expected or any(sign in out + err for sign in ("stale info", "fetch first", "[rejected]")):
             raise LeaseLost(
                 f"{self.release_branch} moved while promoting: expected {expected or '(absent)'}, remote now has "

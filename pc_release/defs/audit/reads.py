@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pc_release.errors import GitOperationError
 from pc_release.models import CommitInfo
 from pc_release.release_config import DEFAULT_RELEASE_CONFIG, RELEASE_CONFIG_PATH, ReleaseConfig, load_release_config
 from pc_release.resources.git import GitClone
@@ -36,15 +35,13 @@ class GitReads:
 
     def _run(self, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[int, str]:
         self.commands.append(args)
-        status, out, err = self.clone.repo.git.execute(
-            ["git", *args], with_extended_output=True, with_exceptions=False, strip_newline_in_stdout=False
-        )
-        if status not in ok:
-            raise GitOperationError(f"git {args[0]} failed: {err.strip()}", rule="git")
-        return status, out
+        result = self.clone.reader.run(*args, ok=ok)
+        return result.status, result.out
 
     def fetch(self) -> None:
-        self._run("fetch", "--prune", "--quiet", self.clone.remote)
+        """The promotion's own fetch (every branch, a shallow clone deepened), so both judge the same refs."""
+        self.commands.append(("fetch", self.clone.remote))
+        self.clone.fetch()
 
     def remote_heads(self) -> tuple[str | None, str | None]:
         """(master, release) as the remote has them now: one `git ls-remote`, no fetch."""

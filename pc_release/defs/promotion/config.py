@@ -13,7 +13,10 @@ DEV_TEST_JOB = "dev_test_deploy"
 
 
 class PromotionConfig(dg.Config):
-    source_ref: str = Field(default="origin/master", description="Ref or full SHA to promote.")
+    source_ref: str | None = Field(
+        default=None,
+        description="Ref or full SHA to promote; default the remote's master, refs/remotes/<remote>/<master>.",
+    )
     mode: str | None = Field(default=None, description="full | deploy; default PLATFORM_CONTROL_RELEASE_MODE.")
     profile: str | None = Field(
         default=None, description="standard | web-fast; default PLATFORM_CONTROL_RELEASE_PROFILE."
@@ -38,7 +41,8 @@ class PromotionConfig(dg.Config):
             return default if value is None else value
 
         return build_request(
-            source_ref=self.source_ref,
+            # The default is the full name: a short "origin/master" would lose to a tag of that name.
+            source_ref=pick(self.source_ref, f"refs/remotes/{env.remote}/{env.master_branch}"),
             mode=pick(self.mode, "deploy" if dev_test else env.release_mode),
             profile=pick(self.profile, env.release_profile),
             dev_test=dev_test,
