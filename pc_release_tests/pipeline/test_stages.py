@@ -93,7 +93,7 @@ def test_green_pipeline_materializes_every_stage_in_order_with_one_record(platfo
     assert (dist_dir(world) / "platform-control-release-candidate.env").exists()
     assert saved["status"] == "released" and saved["kind"] == "release"
     assert saved["pipeline_url"] == record["pipeline_url"]
-    assert saved["source_ref"] == "origin/master"
+    assert saved["source_ref"] == "refs/remotes/origin/master"  # the default, by its full name
     assert (saved["mode"], saved["profile"]) == ("full", "standard")
     assert {r["runtime"]: r["digest"] for r in saved["runtimes"]} == DIGESTS
     gates = {g["name"]: g["outcome"] for g in saved["gates"]}

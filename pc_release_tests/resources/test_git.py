@@ -7,10 +7,14 @@ from pc_release.resources.git import GitResource
 from pc_release_tests.gitworld import RELEASE_BRANCH, git
 
 
-def clone_of(world):
-    clone = GitResource(repo_path=str(world.clone)).clone()
+def clone_of_path(path):
+    clone = GitResource(repo_path=str(path)).clone()
     clone.fetch()
     return clone
+
+
+def clone_of(world):
+    return clone_of_path(world.clone)
 
 
 def test_resolve_gives_one_full_sha(world):
@@ -79,3 +83,15 @@ def test_concurrent_push_is_never_overwritten(world):
     assert world.release_sha() == concurrent
     assert err.value.rule == "release-branch-lease"
     assert "concurrent value was kept" in str(err.value)
+
+
+def test_a_push_reports_pushed_only_when_it_moved_the_branch(world):
+    head = world.commit("next")
+    world.push("master")
+    first, second = (clone_of_path(path) for path in (world.clone, world.other))
+    before = second.remote_release_sha()
+
+    assert first.push_release(head, expected=before) is True
+    # The second read the branch before the first pushed: its push of the same SHA finds it already there.
+    assert second.push_release(head, expected=before) is False
+    assert world.release_sha() == head
