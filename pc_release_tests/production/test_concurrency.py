@@ -82,3 +82,43 @@ def test_twenty_simultaneous_promotions_move_the_branch_once(
         )
     run_ids = [outcome["run_id"] for outcome in outcomes]
     assert find_leaks([TOKEN], instances=[pg_instance], run_ids=run_ids, dirs=[tmp_path, world.clone.parent]) == []
+
+
+SAME_SHA_LAUNCHES = 6
+
+
+def test_six_clones_promoting_one_sha_at_once_record_one_push(
+    world, gitlab_server, postgres, pg_instance, production_home, tmp_path
+):
+    sha = world.commit("the change everyone promotes")
+    world.push("master")
+    green_master(gitlab_server, [sha])
+    record_ref_updates(world)
+    before = world.release_sha()
+    launches = []
+    for n in range(SAME_SHA_LAUNCHES):
+        repo = tmp_path / f"clone-{n}"
+        git(tmp_path, "clone", "-q", str(world.origin), str(repo))
+        launches.append(
+            Launch(
+                source_ref=sha,
+                repo_path=str(repo),
+                dist_dir=str(tmp_path / f"dist-{n}"),
+                gitlab_url=gitlab_server.url,
+                dagster_home=str(production_home),
+                result_path=str(tmp_path / f"result-{n}.json"),
+                env={"PC_RELEASE_GITLAB_TOKEN": TOKEN, **postgres.env},
+            )
+        )
+
+    outcomes = launch_at_once(launches)
+
+    # The branch ends where every launch wanted it, so none of them lost anything: all converge.
+    assert all(outcome.get("success") for outcome in outcomes), outcomes
+    pushed = [
+        summarize_run(pg_instance, outcome["run_id"]).metadata.get("release_branch", {}).get("pushed")
+        for outcome in outcomes
+    ]
+    # But only the one whose push moved the branch says it pushed.
+    assert pushed.count(True) == 1, pushed
+    assert release_branch_updates(world) == [(before, sha)]
