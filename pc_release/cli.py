@@ -107,7 +107,12 @@ def _run_exit_status(result) -> int:
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         causes.append((error.cause or error).cls_name if error else None)
-    refusals = {cls.__name__ for cls in REFUSALS} | {_BLOCKING_CHECK_FAILED}
+    # The event log keeps only the class name of an error: collect the names of every refusal class.
+    refusals, classes = {_BLOCKING_CHECK_FAILED}, list(REFUSALS)
+    while classes:
+        cls = classes.pop()
+        refusals.add(cls.__name__)
+        classes.extend(cls.__subclasses__())
     return EXIT_REFUSED if causes and all(cause in refusals for cause in causes) else EXIT_FAILED
 
 
