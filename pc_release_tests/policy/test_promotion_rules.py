@@ -39,6 +39,8 @@ OVERRIDE = PromotionRequest(allow_divergence=True)
         ("a" * 39, "exact-sha"),
         ("z" * 40, "exact-sha"),
         ("g" + "a" * 39, "exact-sha"),
+        ("origin/master~0", "ref-syntax"),
+        ("b" * 256, "ref-syntax"),
     ],
 )
 def test_bad_refs_are_refused_with_their_rule(ref, rule):
@@ -48,9 +50,95 @@ def test_bad_refs_are_refused_with_their_rule(ref, rule):
     assert f"[{rule}]" in str(err.value)
 
 
-@pytest.mark.parametrize("ref", ["origin/master", "master", "HEAD", SHA, "release/platform-control", "v1.2.3"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "origin/master",
+        "master",
+        "HEAD",
+        SHA,
+        "release/platform-control",
+        "v1.2.3",
+        "refs/remotes/origin/master",
+        "b" * 255,
+    ],
+)
 def test_good_refs_pass(ref):
     assert rules.validate_ref(ref) == ref
+
+
+@pytest.mark.parametrize(
+    ("ref", "says", "never_says"),
+    [
+        ("origin/master~0", "revision syntax for an ancestor", "forbids"),
+        ("HEAD^", "revision syntax for a parent", "forbids"),
+        ("a..b", "revision syntax for a range", "forbids"),
+        ("master@{1}", "revision syntax for a reflog entry", "forbids"),
+        ("HEAD:README.md", "revision syntax for a path", "forbids"),
+        ("feature branch", "which git forbids in ref names", "revision"),
+        ("c" * 10240, "10240 characters", "c" * 61),
+    ],
+)
+def test_refusals_say_what_is_wrong_and_quote_the_ref_briefly(ref, says, never_says):
+    with pytest.raises(InvalidInput) as err:
+        rules.validate_ref(ref)
+    assert says in str(err.value) and never_says not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("ref", "candidates"),
+    [
+        (
+            "origin/master",
+            (
+                "refs/origin/master",
+                "refs/tags/origin/master",
+                "refs/heads/origin/master",
+                "refs/remotes/origin/master",
+                "refs/remotes/origin/master/HEAD",
+            ),
+        ),
+        (
+            "HEAD",
+            ("HEAD", "refs/HEAD", "refs/tags/HEAD", "refs/heads/HEAD", "refs/remotes/HEAD", "refs/remotes/HEAD/HEAD"),
+        ),
+        ("refs/remotes/origin/master", ("refs/remotes/origin/master",)),
+        ("refs/tags/v1", ("refs/tags/v1",)),
+    ],
+)
+def test_ref_candidates_follow_gits_lookup_order(ref, candidates):
+    assert rules.ref_candidates(ref) == candidates
+
+
+@pytest.mark.parametrize(
+    ("found", "rule", "named"),
+    [
+        ({}, "unknown-ref", []),
+        (
+            {"refs/tags/origin/master": SHA, "refs/remotes/origin/master": OTHER},
+            "ambiguous-ref",
+            ["refs/tags/origin/master (aaaaaaaaaaaa)", "refs/remotes/origin/master (bbbbbbbbbbbb)"],
+        ),
+        # The same commit under two names is still two refs: which one was meant is not the operator's to guess.
+        (
+            {"refs/tags/master": SHA, "refs/heads/master": SHA},
+            "ambiguous-ref",
+            ["refs/tags/master", "refs/heads/master"],
+        ),
+    ],
+)
+def test_pick_ref_refuses_nothing_and_more_than_one(found, rule, named):
+    with pytest.raises(InvalidInput) as err:
+        rules.pick_ref("origin/master", found, "/srv/clone")
+    assert err.value.rule == rule
+    assert all(name in str(err.value) for name in named)
+
+
+def test_pick_ref_takes_the_one_ref_named():
+    assert rules.pick_ref("origin/master", {"refs/remotes/origin/master": SHA}, "/srv/clone") == (
+        "refs/remotes/origin/master",
+        SHA,
+    )
 
 
 @pytest.mark.parametrize(
