@@ -63,9 +63,6 @@ class GitReader:
         """stdout of a command that must succeed, without its final newline."""
         return self.run(*args).out.removesuffix("\n")
 
-    def succeeds(self, *args: str) -> bool:
-        return self.run(*args, ok=None).status == 0
-
     def is_shallow(self) -> bool:
         return self.text("rev-parse", "--is-shallow-repository") == "true"
 

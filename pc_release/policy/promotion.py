@@ -16,7 +16,8 @@ _ALNUM40 = re.compile(r"[0-9A-Za-z]{40}")
 _REVISION_SYNTAX = {"..": "a range", "@{": "a reflog entry", "~": "an ancestor", "^": "a parent", ":": "a path"}
 # git check-ref-format forbids these anywhere in a ref name.
 _FORBIDDEN_REF_PARTS = ("\\", " ", "?", "*", "[", "//")
-# A loose ref is a file under .git/refs: no component may be longer than the file system allows (NAME_MAX).
+# Refs are files under .git/refs, whose names file systems cap at 255 bytes (NAME_MAX): a longer ref is hostile
+# or a paste error, refused before it is run or echoed in full.
 MAX_REF_LENGTH = 255
 _SHOWN_REF_LENGTH = 60
 
