@@ -155,7 +155,8 @@ def _walk(read: Callable[[str], str | None], directory: str, walk: _Walk, seen: 
     for entry in _referenced_files(spec):
         _file(read, walk, directory, entry, "file")
     for entry in _plugin_entries(spec):
-        if read(_inside(directory, entry, "plugin")) is not None:
+        # As for resources, a YAML file or else a kustomization directory (`git show` would list a tree).
+        if entry.endswith((".yaml", ".yml", ".json")):
             _file(read, walk, directory, entry, "plugin")
         else:
             _walk(read, _inside(directory, entry, "plugin"), walk, seen)
