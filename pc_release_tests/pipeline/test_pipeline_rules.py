@@ -361,6 +361,11 @@ def test_runtime_image_conformance():
     verdict = rules.runtime_image_conformance({"api": want}, unnamed, "ctx")
     assert not verdict.ok and "api-0 of Deployment/api have no container named" in verdict.reason
     assert "no running pod reports" not in verdict.reason
+    starting = {"api": running["api"].model_copy(update={"image_ids": [""]})}  # containers still being created
+    assert (
+        "api: no running pod reports an image ID"
+        in rules.runtime_image_conformance({"api": want}, starting, "ctx").reason
+    )
 
 
 def test_jobs_running_outside_the_profile_are_flagged_not_failed():
