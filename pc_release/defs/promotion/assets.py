@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
+from pc_release.defs.promotion.guard import require_promotion_run
 from pc_release.errors import PromotionBlocked
 from pc_release.models import (
     MasterCi,
@@ -23,6 +24,7 @@ from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
 
 GROUP = "promotion"
+GATED_UPSTREAM = ("source_commit", "master_ci", "local_preflight", "release_readiness")
 
 
 def check_result(verdict: Verdict, asset: str) -> dg.AssetCheckResult:
@@ -170,6 +172,7 @@ def release_branch(
     git: GitResource,
 ):
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
+    require_promotion_run(context, source_commit.sha, GATED_UPSTREAM)
     clone = git.clone()
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
     update = ReleaseBranchUpdate(
@@ -236,6 +239,7 @@ def release_candidate(
     release_files: ReleaseFilesResource,
 ):
     """dist/platform-control-release-candidate.env, generated from the promoted SHA."""
+    require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch"))
     candidate = release_files.write_candidate(
         candidate_values(source_commit, master_ci, local_preflight, context.run.run_id)
     )
@@ -287,6 +291,7 @@ def release_pipeline(
     release_files: ReleaseFilesResource,
 ):
     """The GitLab pipeline on the release branch that deploys the candidate."""
+    require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch", "release_candidate"))
     rid = request_id(source_commit)
     variables = rules.pipeline_variables(source_commit.request, rid)
     pipeline, created = gitlab.create_release_pipeline(source_commit.sha, variables)
