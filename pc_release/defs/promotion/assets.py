@@ -8,6 +8,7 @@ import dagster as dg
 
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
 from pc_release.defs.promotion.guard import require_promotion_run
+from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
 from pc_release.errors import PromotionBlocked
 from pc_release.models import (
     MasterCi,
@@ -94,6 +95,7 @@ def source_commit(
     sha = clone.resolve(request.source_ref)
     release_sha = clone.remote_release_sha()
     release_only = clone.commits_not_on_master(release_sha) if release_sha else []
+    previous = previous_release(context.instance, release_files, sha, release_sha)
     source = SourceCommit(
         request=request,
         sha=sha,
@@ -101,6 +103,8 @@ def source_commit(
         on_master=clone.is_on_master(sha),
         master_sha=clone.master_sha(),
         release_sha=release_sha,
+        previous_release_sha=previous.sha,
+        previous_release_source=previous.source,
         release_only_commits=release_only,
     )
     reachable = rules.reachable_from_master(sha, source.on_master, request)
@@ -118,7 +122,9 @@ def source_commit(
             "author": source.commit.author,
             "on_master": source.on_master,
             "master_sha": source.master_sha,
-            "previous_release_sha": release_sha or "(none)",
+            "previous_release_sha": previous.sha or "(none)",
+            "previous_release_source": previous.source,
+            BRANCH_BEFORE: release_sha or "(absent)",
         },
         check_results=[check_result(reachable, "source_commit"), check_result(guard, "source_commit")],
     )
@@ -213,7 +219,7 @@ def candidate_values(source: SourceCommit, master: MasterCi, preflight: Prefligh
         "PLATFORM_CONTROL_DEV_TEST_DEPLOY": str(request.dev_test).lower(),
         "PLATFORM_CONTROL_MASTER_PIPELINE_URL": pipeline.web_url if pipeline else "none",
         "PLATFORM_CONTROL_MASTER_PIPELINE_STATUS": pipeline.status if pipeline else "missing",
-        "PLATFORM_CONTROL_PREVIOUS_RELEASE_SHA": source.release_sha or "none",
+        "PLATFORM_CONTROL_PREVIOUS_RELEASE_SHA": source.previous_release_sha or "none",
         "PC_RELEASE_RUN_ID": run_id,
     }
 
