@@ -1,20 +1,9 @@
 """The previous release is the last one pc-release recorded as released: not the branch's value after a crash
 following our own push, and still known when someone deletes the branch."""
 
-import dagster as dg
-
-from pc_release.errors import GitLabError
-from pc_release.resources.gitlab import GitLabResource
 from pc_release_tests.gitworld import RELEASE_BRANCH, git
 from pc_release_tests.pipeline.harness import DIGESTS, finish_stage, green_master, history, meta, publish, release
-from pc_release_tests.promotion_harness import promote
-
-
-class GitLabDownAtTrigger(GitLabResource):
-    """GitLab answers every read but fails the pipeline create, after the branch was pushed."""
-
-    def create_release_pipeline(self, *args, **kwargs):
-        raise GitLabError("GitLab is down for maintenance (503)", rule="gitlab-unavailable")
+from pc_release_tests.promotion_harness import gitlab_down_at_trigger, promote
 
 
 def released(world, server, instance, driver) -> str:
@@ -49,11 +38,7 @@ def test_rerun_after_a_failure_following_the_push_keeps_the_real_previous_releas
         server.url,
         instance,
         config={"skip_local_preflight": True},
-        resources={
-            "gitlab": GitLabDownAtTrigger(
-                url=server.url, project="platform/platform-control", token=dg.EnvVar("PC_RELEASE_GITLAB_TOKEN")
-            )
-        },
+        resources={"gitlab": gitlab_down_at_trigger(server.url)},
     )
     assert not broken.success
     assert world.release_sha() == sha  # the push happened; the pipeline did not
