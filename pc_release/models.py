@@ -74,6 +74,10 @@ class SourceCommit(Record):
     on_master: bool
     master_sha: str
     release_sha: str | None
+    # The release this promotion replaces (the last one recorded as released), which is not always the branch's
+    # value: after a crash following the push, the branch already holds `sha`.
+    previous_release_sha: str | None
+    previous_release_source: str = ""
     release_only_commits: list[CommitInfo] = Field(default_factory=list)
 
 
