@@ -74,6 +74,10 @@ class SourceCommit(Record):
     on_master: bool
     master_sha: str
     release_sha: str | None
+    # The release this promotion replaces (the last one recorded as released), which is not always the branch's
+    # value: after a crash following the push, the branch already holds `sha`.
+    previous_release_sha: str | None
+    previous_release_source: str = ""
     release_only_commits: list[CommitInfo] = Field(default_factory=list)
 
 
@@ -202,12 +206,23 @@ class KubeContainer(Record):
     configmap_key_refs: list[str] = Field(default_factory=list, description="CONFIGMAP/KEY read by env vars")
 
 
+class KubeSelectorRequirement(Record):
+    """One `matchExpressions` entry of a label selector: operator In, NotIn, Exists or DoesNotExist."""
+
+    key: str
+    operator: str
+    values: list[str] = Field(default_factory=list)
+
+
 class KubeDeployment(Record):
     name: str
     namespace: str | None = None
     kind: str = "Deployment"
     labels: dict[str, str] = Field(default_factory=dict)
-    selector: dict[str, str] = Field(default_factory=dict)
+    selector: dict[str, str] = Field(default_factory=dict, description="The pod selector's matchLabels.")
+    selector_expressions: list[KubeSelectorRequirement] = Field(
+        default_factory=list, description="The pod selector's matchExpressions, ANDed with its matchLabels."
+    )
     replicas: int | None = None
     ready_replicas: int = 0
     containers: list[KubeContainer] = Field(default_factory=list)
@@ -231,11 +246,11 @@ class KubePod(Record):
     phase: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     owner: str | None = Field(None, description="KIND/NAME of the controlling owner, e.g. ReplicaSet/api-5d9f")
-    containers: list[KubeContainerStatus] = Field(default_factory=list)
-
-    @property
-    def ready(self) -> bool:
-        return bool(self.containers) and all(c.ready for c in self.containers)
+    ready: bool = Field(False, description="The pod's Ready condition is True, as the kubelet reports it.")
+    terminating: bool = Field(False, description="Deletion requested (metadata.deletionTimestamp): on its way out.")
+    containers: list[KubeContainerStatus] = Field(
+        default_factory=list, description="The app containers' statuses (containerStatuses); init containers aside."
+    )
 
 
 class KubeConfigMap(Record):

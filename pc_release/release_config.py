@@ -321,6 +321,11 @@ class ReleaseConfig(_Frozen):
         default_factory=dict,
         description="Runtime -> Dockerfile path, for runtimes not at runtimes/{runtime}/Dockerfile.",
     )
+    runtime_containers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Runtime -> name of its own container in its pods, for runtimes whose container is not named "
+        "after the runtime; image conformance compares only that container (never sidecars or init containers).",
+    )
 
     @field_validator("publish_job")
     @classmethod
@@ -367,6 +372,9 @@ class ReleaseConfig(_Frozen):
 
     def dockerfile_for(self, runtime: str) -> str:
         return self.dockerfiles.get(runtime, f"runtimes/{runtime}/Dockerfile")
+
+    def container_for(self, runtime: str) -> str:
+        return self.runtime_containers.get(runtime, runtime)
 
     def pc_stage_for(self, job_name: str, gitlab_stage: str) -> str | None:
         """The pc-release stage a GitLab job belongs to, or None when its stage is not watched."""

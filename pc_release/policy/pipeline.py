@@ -542,26 +542,45 @@ def runtime_digests_present(config: ReleaseConfig, plan: RuntimePlan, digests: M
 
 
 class RunningRuntime(Record):
-    """What the cluster runs for one runtime: its workload, whether the rollout finished, the pods' image IDs."""
+    """What the cluster runs for one runtime: its workload, whether the rollout finished, and the image ID of
+    the runtime's own container in each of its live (not terminating) pods."""
 
     runtime: str
     workload: str | None
+    container: str = Field(description="The runtime's own container in its pods (release config runtime_containers).")
     rollout_complete: bool
     rollout_detail: str = ""
     image_ids: list[str] = Field(default_factory=list)
+    pods_without_container: list[str] = Field(
+        default_factory=list, description="Live pods of the workload with no container of that name."
+    )
+
+
+# `repo@sha256:...` (containerd, CRI-O) or `docker-pullable://repo@sha256:...` (dockershim): a registry digest.
+_REGISTRY_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
 
 
 def running_digest(image_id: str) -> str | None:
-    """The sha256 digest inside a pod's imageID (`docker-pullable://repo@sha256:...`, `repo@sha256:...`)."""
-    found = DIGEST.search(image_id)
-    return found.group(0) if found else None
+    """The registry (manifest) digest a container's imageID names, or None when it names none.
+
+    A bare `sha256:...` (or `docker://sha256:...`) is the local image ID, the digest of the image config: a
+    runtime reports it for images it did not pull by a registry reference (e.g. `kind load`), and it is never
+    equal to the manifest digest a publish job reports, so it proves neither a match nor a mismatch.
+    """
+    found = _REGISTRY_DIGEST.search(image_id)
+    return found.group(1) if found else None
 
 
 def runtime_image_conformance(
     expected: Mapping[str, str | None], running: Mapping[str, RunningRuntime], context: str
 ) -> Verdict:
-    """Every released runtime runs exactly its fan-in digest, and its rollout finished."""
+    """Every released runtime's own container runs exactly its fan-in digest, and its rollout finished.
+
+    An image ID that is not a registry digest cannot be compared: it is reported as "cannot verify" (a
+    warning), never as a mismatch.
+    """
     problems: list[str] = []
+    unverified: list[str] = []
     evidence: dict[str, str | int | bool | list[str]] = {"kube_context": context}
     rows = []
     for runtime, digest in expected.items():
@@ -572,23 +591,45 @@ def runtime_image_conformance(
         if seen is None or seen.workload is None:
             problems.append(f"{runtime}: no workload found in the cluster (expected {digest})")
             continue
-        digests = sorted({running_digest(i) or i for i in seen.image_ids})
-        rows.append(f"{runtime}: expected {digest}, running {', '.join(digests) or 'no pods'}")
+        digests = sorted({d for i in seen.image_ids if (d := running_digest(i))})
+        image_only = sorted({i for i in seen.image_ids if i and not running_digest(i)})
+        running_text = ", ".join([*digests, *image_only]) or "no pods"
+        rows.append(f"{runtime} (container {seen.container}): expected {digest}, running {running_text}")
         if not seen.rollout_complete:
             problems.append(f"{runtime}: rollout of {seen.workload} not finished ({seen.rollout_detail})")
-        if not digests:
-            problems.append(f"{runtime}: no running pod reports an image ID (expected {digest})")
-        elif digests != [digest]:
-            wrong = [d for d in digests if d != digest]
+        if seen.pods_without_container:
+            problems.append(
+                f"{runtime}: pod(s) {', '.join(seen.pods_without_container)} of {seen.workload} have no container "
+                f"named {seen.container!r} (name the runtime's container in .pc-release.yaml runtime_containers)"
+            )
+        wrong = [d for d in digests if d != digest]
+        if wrong:
             problems.append(f"{runtime}: expected {digest}, running {', '.join(wrong)}")
+        if image_only:
+            unverified.append(
+                f"{runtime}: cannot verify, the pods report image ID {', '.join(image_only)}, not a registry digest"
+            )
+        if not digests and not image_only and not seen.pods_without_container:
+            problems.append(f"{runtime}: no running pod reports an image ID (expected {digest})")
     evidence["runtimes"] = rows
+    if unverified:
+        evidence["cannot_verify"] = unverified
     if problems:
         evidence["problems"] = problems
         return Verdict(
             rule="runtime_image_conformance",
             ok=False,
-            reason="; ".join(problems)
+            reason="; ".join(problems + unverified)
             + ". Check the deploy manifests' image pins and annotations and the rollout; fix on master.",
+            evidence=evidence,
+        )
+    if unverified:
+        return Verdict(
+            rule="runtime_image_conformance",
+            ok=True,
+            warning=True,
+            reason="; ".join(unverified)
+            + ". Deploy images by registry reference (pinned @sha256) so the kubelet reports their digest.",
             evidence=evidence,
         )
     return Verdict(

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from pc_release.gitlab_ci import CiConfigError, CiJob, load_ci_config
+from pc_release.sandbox import git_http
 from pc_release.sandbox.runner import JobAssignment, JobResult, LocalPipelineRunner
 
 STATUSES = (
@@ -1043,6 +1044,9 @@ class SandboxGitLab:
         authorization = headers.get("Authorization") or ""
         if not supplied and authorization.startswith("Bearer "):
             supplied = authorization.removeprefix("Bearer ")
+        return self._token_level(supplied)
+
+    def _token_level(self, supplied: str) -> int:
         if hmac.compare_digest(supplied.encode(), self._token.encode()):
             return MAINTAINER
         if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._developer_tokens):
@@ -1476,6 +1480,22 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
             self._send(response)
 
         def _route(self, method: str, raw_path: str, query: str, raw_body: bytes) -> _Response:
+            repository = f"/{server.project_path}.git/"
+            if raw_path.startswith(repository):
+                answer = git_http.serve(
+                    origin=server._origin.path,
+                    data_dir=server._data_dir,
+                    access_level=server._token_level(git_http.basic_auth_token(self.headers) or ""),
+                    protected=server._protected,
+                    method=method,
+                    rest=raw_path[len(repository) :],
+                    query=parse_qs(query),
+                    query_string=query,
+                    headers=self.headers,
+                    body=raw_body,
+                )
+                content_type = answer.headers.pop("Content-Type", "text/plain")
+                return _Response(answer.status, answer.body, content_type, answer.headers)
             if raw_path.startswith("/api/v4/"):
                 with server._lock:
                     server._request_log.append((method, _loggable(raw_path, query)))
@@ -1508,6 +1528,8 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
             return handle(request)
 
         def _read_body(self) -> bytes:
+            if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+                return git_http.read_chunked(self.rfile)
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 

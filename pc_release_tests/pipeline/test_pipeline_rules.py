@@ -327,7 +327,9 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     [
         ("docker-pullable://registry/x/api@sha256:" + "a" * 64, "sha256:" + "a" * 64),
         ("registry/x/api@sha256:" + "b" * 64, "sha256:" + "b" * 64),
-        ("sha256:" + "c" * 64, "sha256:" + "c" * 64),
+        # The local image ID (config digest), not a registry digest: nothing to compare a fan-in digest with.
+        ("sha256:" + "c" * 64, None),
+        ("docker://sha256:" + "d" * 64, None),
         ("registry/x/api:latest", None),
     ],
 )
@@ -341,6 +343,7 @@ def test_runtime_image_conformance():
         "api": rules.RunningRuntime(
             runtime="api",
             workload="Deployment/api",
+            container="api",
             rollout_complete=True,
             image_ids=[f"r/api@{want}", f"r/api@{want}"],
         ),
@@ -351,6 +354,18 @@ def test_runtime_image_conformance():
     verdict = rules.runtime_image_conformance({"api": want}, mixed, "ctx")
     assert not verdict.ok and f"api: expected {want}, running {other}" in verdict.reason
     assert "no fan-in digest" in rules.runtime_image_conformance({"api": None}, running, "ctx").reason
+    loaded = {"api": running["api"].model_copy(update={"image_ids": [f"r/api@{want}", other]})}
+    verdict = rules.runtime_image_conformance({"api": want}, loaded, "ctx")
+    assert verdict.ok and verdict.warning and f"api: cannot verify, the pods report image ID {other}" in verdict.reason
+    unnamed = {"api": running["api"].model_copy(update={"image_ids": [], "pods_without_container": ["api-0"]})}
+    verdict = rules.runtime_image_conformance({"api": want}, unnamed, "ctx")
+    assert not verdict.ok and "api-0 of Deployment/api have no container named" in verdict.reason
+    assert "no running pod reports" not in verdict.reason
+    starting = {"api": running["api"].model_copy(update={"image_ids": [""]})}  # containers still being created
+    assert (
+        "api: no running pod reports an image ID"
+        in rules.runtime_image_conformance({"api": want}, starting, "ctx").reason
+    )
 
 
 def test_jobs_running_outside_the_profile_are_flagged_not_failed():

@@ -110,6 +110,7 @@ def promotion_plan(
         gitlab,
         promotion_gate_specs(domain.defs for domain in DOMAINS),
         release_files.dist_dir,
+        context.instance,
     )
     verdict = (
         "would proceed" if plan.would_proceed else "would be refused by " + ", ".join(v.rule for v in plan.refusals)

@@ -16,10 +16,11 @@ from pc_release.defs.audit.checks import web_fast_verdict
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.promotion.assets import GROUP as PROMOTION_GROUP
 from pc_release.defs.promotion.assets import request_id, token_gate
+from pc_release.defs.promotion.history import previous_release
 from pc_release.models import CommitInfo, PromotionRequest, Record, SourceCommit, Verdict
 from pc_release.policy import promotion as rules
 from pc_release.policy.preflight import preflight_gate, preflight_not_run
-from pc_release.resources.files import CANDIDATE_FILE
+from pc_release.resources.files import CANDIDATE_FILE, ReleaseFilesResource
 from pc_release.resources.gitlab import GitLabResource
 
 COMMITS_SHOWN = 50
@@ -123,6 +124,7 @@ def build_plan(
     gitlab: GitLabResource,
     gate_specs: Sequence[dg.AssetCheckSpec],
     dist_dir: str,
+    instance: dg.DagsterInstance,
 ) -> PromotionPlan:
     clone = reads.clone
     verdicts: list[Verdict] = []
@@ -135,6 +137,7 @@ def build_plan(
     base = release_sha or sha
     dropped, to_ship = reads.left_right(base, sha)
     release_only = reads.log(f"{clone.master_ref}..{release_sha}", COMMITS_SHOWN) if release_sha else []
+    previous = previous_release(instance, ReleaseFilesResource(dist_dir=dist_dir), sha, release_sha)
     source = SourceCommit(
         request=request,
         sha=sha,
@@ -142,6 +145,8 @@ def build_plan(
         on_master=on_master,
         master_sha=master_sha or "",
         release_sha=release_sha,
+        previous_release_sha=previous.sha,
+        previous_release_source=previous.source,
         release_only_commits=release_only,
     )
     changes = reads.diff(base, sha)
