@@ -183,15 +183,16 @@ def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobS
 
 
 def latest_attempts(jobs: Sequence[JobInfo]) -> list[tuple[JobInfo, list[JobInfo]]]:
-    """Each job's latest attempt with its earlier (retried) attempts, in pipeline order."""
-    earlier: dict[str, list[JobInfo]] = {}
-    latest: list[JobInfo] = []
+    """Each job's latest attempt with its earlier attempts, in pipeline order.
+
+    GitLab's REST jobs carry no `retried` flag: the attempts of a job share its name in the pipeline, and a retry
+    is a new job with a higher id, so the highest id is the latest attempt.
+    """
+    attempts: dict[str, list[JobInfo]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
-        if job.retried:
-            earlier.setdefault(job.name, []).append(job)
-        else:
-            latest.append(job)
-    return [(job, [j for j in earlier.get(job.name, []) if j.id < job.id]) for job in latest]
+        attempts.setdefault(job.name, []).append(job)
+    latest = sorted(attempts.values(), key=lambda tries: tries[-1].id)
+    return [(tries[-1], tries[:-1]) for tries in latest]
 
 
 def runtime_plan(config: ReleaseConfig, runtimes: Sequence[str], profile: str) -> RuntimePlan:

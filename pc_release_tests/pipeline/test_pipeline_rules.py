@@ -15,7 +15,7 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, 12, 5, tzinfo=UTC)
 
 
-def job(name, status="success", stage="build-test", *, id=1, allow_failure=False, retried=False, started=True):
+def job(name, status="success", stage="build-test", *, id=1, allow_failure=False, started=True):
     return JobInfo(
         id=id,
         name=name,
@@ -26,7 +26,6 @@ def job(name, status="success", stage="build-test", *, id=1, allow_failure=False
         started_at=T0 if started else None,
         finished_at=T1 if started and status in ("success", "failed", "canceled") else None,
         duration=300.0 if started else None,
-        retried=retried,
     )
 
 
@@ -120,8 +119,8 @@ def test_stage_for_job_config_overrides_win():
         ([job("a"), job("cb", "waiting_for_callback", id=2)], False, "in_progress"),
         ([], False, "missing"),
         # A failed attempt retried into success counts as passed.
-        ([job("a", "failed", retried=True), job("a", "success", id=2)], False, "passed"),
-        ([job("a", "success", retried=True), job("a", "failed", id=2)], False, "failed"),
+        ([job("a", "failed"), job("a", "success", id=2)], False, "passed"),
+        ([job("a", "success"), job("a", "failed", id=2)], False, "failed"),
     ],
 )
 def test_stage_outcome(jobs, terminal, status):
@@ -131,7 +130,7 @@ def test_stage_outcome(jobs, terminal, status):
 
 
 def test_retried_attempts_are_listed_on_the_latest_job():
-    result = outcome("build_test", [job("a", "failed", id=1, retried=True), job("a", "success", id=7)])
+    result = outcome("build_test", [job("a", "failed", id=1), job("a", "success", id=7)])
     (row,) = result.jobs
     assert row.id == 7 and row.earlier_attempts == ["#1 failed"]
     assert result.signature() == "7:success"
