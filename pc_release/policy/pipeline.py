@@ -23,6 +23,9 @@ STAGE_TITLES = {
     "remote_validation": "Remote validation (endpoints, observability, image conformance, smoke, cleanup)",
 }
 NOT_RUN_BY_PROFILE = "not run by profile/mode"
+# "Confirm deploy and remote validation jobs passed": every job of these stages must run, manual ones included,
+# unless `.pc-release.yaml` names it in optional_release_jobs.
+REQUIRED_STAGES = frozenset({"deployment", "remote_validation"})
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # When `.pc-release.yaml` does not map a GitLab stage, its name decides; first match wins, so the more
@@ -163,14 +166,21 @@ def stage_for_job(config: ReleaseConfig, job_name: str, gitlab_stage: str) -> st
     return None
 
 
-def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobState:
-    """What one GitLab job status means for its stage; unknown statuses count as still running."""
+def job_state(status: str, allow_failure: bool, pipeline_terminal: bool, required: bool = False) -> JobState:
+    """What one GitLab job status means for its stage; unknown statuses count as still running.
+
+    A manual job the release requires waits for its action even when GitLab calls it optional (a job-level
+    `when: manual` is allowed to fail) or has finished the pipeline without it: it has not run, so it has not
+    passed.
+    """
     if status == "success":
         return "passed"
     if status in ("failed", "canceled") and allow_failure:
         return "warning"
     if status in ("failed", "canceled", "skipped"):
         return status  # type: ignore[return-value]
+    if status == "manual" and required:
+        return "manual"
     if status == "manual" and allow_failure:
         return "ignored"  # an optional manual action never holds a pipeline up
     if pipeline_terminal:
@@ -290,6 +300,13 @@ def owning_layer_hint(config: ReleaseConfig, job_name: str, stage: str | None, r
     return fallback.get(stage or "", "Fix the failure at its owning layer on master, then promote the new SHA.")
 
 
+def manual_action_hint(job_name: str, web_url: str) -> str:
+    return (
+        f"{job_name} is a manual job that has not run: the release waits for it to be run ({web_url}); if a "
+        "release may go without it, name it in optional_release_jobs in .pc-release.yaml."
+    )
+
+
 def missing_artifact_hint(config: ReleaseConfig) -> str:
     return (
         f"Missing runtime artifact: update the runtime matrix ({config.runtime_matrix}), the publish job graph "
@@ -310,8 +327,14 @@ def stage_outcome(
     """What one stage's jobs (latest attempts, with earlier ones) add up to."""
     rows = []
     for job, earlier in jobs:
-        state = job_state(job.status, job.allow_failure, pipeline_terminal)
+        required = stage in REQUIRED_STAGES and not config.is_optional_release_job(job.name)
+        state = job_state(job.status, job.allow_failure, pipeline_terminal, required)
         expected, why_not = expected_by_profile(config, job.name, mode, profile)
+        hint = None
+        if state == "failed":
+            hint = owning_layer_hint(config, job.name, stage, runtimes)
+        elif required and state == "manual":
+            hint = manual_action_hint(job.name, job.web_url)
         rows.append(
             JobRow(
                 id=job.id,
@@ -326,7 +349,7 @@ def stage_outcome(
                 duration=job.duration,
                 earlier_attempts=[f"#{e.id} {e.status}" for e in earlier],
                 outside_profile=None if expected else why_not,
-                hint=owning_layer_hint(config, job.name, stage, runtimes) if state == "failed" else None,
+                hint=hint,
             )
         )
     not_run, missing = _left_out(stage, rows, config=config, runtimes=runtimes, mode=mode, profile=profile)
@@ -424,6 +447,19 @@ def pipeline_stages(
             pipeline_terminal=terminal,
         )
         for stage in STAGES
+    ]
+
+
+def awaiting_manual_action(pipeline_status: str, stages: Sequence[StageOutcome]) -> list[str]:
+    """Required manual jobs a green pipeline still waits for: GitLab calls the pipeline done, the release is not.
+
+    GitLab finishes a pipeline as `success` while optional manual jobs have not run; running one later reopens
+    the pipeline, so a release that needs them is followed until they ran.
+    """
+    if pipeline_status != "success":
+        return []
+    return [
+        row.name for stage in stages if stage.stage in REQUIRED_STAGES for row in stage.jobs if row.state == "manual"
     ]
 
 

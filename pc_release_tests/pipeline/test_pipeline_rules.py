@@ -65,6 +65,21 @@ def test_job_state_for_every_gitlab_status(status, allow_failure, terminal, stat
     assert rules.job_state(status, allow_failure, terminal) == state
 
 
+@pytest.mark.parametrize(
+    ("status", "allow_failure", "terminal", "state"),
+    [
+        ("manual", True, False, "manual"),
+        ("manual", True, True, "manual"),
+        ("manual", False, True, "manual"),
+        ("success", True, True, "passed"),
+        ("failed", True, True, "warning"),
+        ("created", False, True, "not_run"),
+    ],
+)
+def test_a_required_manual_job_waits_for_its_action(status, allow_failure, terminal, state):
+    assert rules.job_state(status, allow_failure, terminal, required=True) == state
+
+
 def test_every_documented_gitlab_status_has_a_state():
     for status in GITLAB_STATUSES:
         assert rules.job_state(status, False, False) in rules.SETTLED_JOB_STATES | {"running", "manual"}

@@ -74,7 +74,11 @@ class Observation:
 
     @property
     def terminal(self) -> bool:
-        return self.pipeline.status in GITLAB_TERMINAL_STATUSES
+        """GitLab finished the pipeline and no job the release requires still waits for its manual action."""
+        pipeline = self.pipeline
+        return pipeline.status in GITLAB_TERMINAL_STATUSES and not rules.awaiting_manual_action(
+            pipeline.status, self.stages
+        )
 
     @property
     def plan(self) -> rules.RuntimePlan:
