@@ -533,28 +533,23 @@ def runtimes_have_publish_jobs(
     )
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """A dotenv report (KEY=VALUE per line, optional quotes, `export ` allowed, comments ignored)."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+def runtime_digests_present(
+    config: ReleaseConfig,
+    plan: RuntimePlan,
+    digests: Mapping[str, str | None],
+    unreadable: Mapping[str, str] | None = None,
+) -> Verdict:
+    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in.
 
-
-def runtime_digests_present(config: ReleaseConfig, plan: RuntimePlan, digests: Mapping[str, str | None]) -> Verdict:
-    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in."""
+    `unreadable`: runtime -> why its publish job's digest artifact could not be read (absent, not dotenv).
+    """
     problems = []
     for runtime in plan.expected:
         value = digests.get(runtime)
         variable = config.digest_variable_for(runtime)
-        if not value:
+        if unreadable and runtime in unreadable:
+            problems.append(f"{runtime} ({unreadable[runtime]})")
+        elif not value:
             problems.append(f"{runtime} ({variable} not found in {config.digest_artifact})")
         elif not DIGEST.fullmatch(value):
             problems.append(f"{runtime} ({variable}={value!r} is not a sha256: digest)")

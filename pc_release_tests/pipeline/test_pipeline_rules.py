@@ -211,19 +211,6 @@ def test_failed_job_carries_its_hint_into_the_stage_verdict():
 
 
 @pytest.mark.parametrize(
-    ("text", "values"),
-    [
-        ("A=sha256:1\n", {"A": "sha256:1"}),
-        ('A="quoted"\n# comment\n\nexport B=2\n', {"A": "quoted", "B": "2"}),
-        ("not a pair\nC='x'\n", {"C": "x"}),
-        ("", {}),
-    ],
-)
-def test_parse_dotenv(text, values):
-    assert rules.parse_dotenv(text) == values
-
-
-@pytest.mark.parametrize(
     ("digests", "ok", "words"),
     [
         ({"api": "sha256:" + "a" * 64, "web": "sha256:" + "b" * 64, "worker": "sha256:" + "c" * 64}, True, "every"),
