@@ -183,7 +183,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"{body}(?:/.*)?")  # a matching directory brings everything under it
 
 
-def in_artifact_paths(path: str, patterns: Sequence[str]) -> bool:
+def _in_artifact_paths(path: str, patterns: Sequence[str]) -> bool:
     """Whether the job's artifact archive holds `path` (relative to the project directory)."""
     return any(_glob_regex(pattern).fullmatch(path) for pattern in patterns)
 
@@ -221,7 +221,7 @@ def _runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
                 f"so {variable} never reaches the fan-in"
             )
             continue
-        if not in_artifact_paths(facts.digest_artifact, publish.artifact_paths):
+        if not _in_artifact_paths(facts.digest_artifact, publish.artifact_paths):
             problems.append(
                 f"{publish.name} ({publish.location}) reports {facts.digest_artifact} as a dotenv report only: "
                 f"GitLab serves it for download only when `artifacts:paths` lists it too, so pc-release cannot read "
