@@ -91,7 +91,6 @@ class JobInfo(Record):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration: float | None = None
-    retried: bool = False
 
 
 class PipelineInfo(Record):

@@ -274,6 +274,11 @@ class ReleaseConfig(_Frozen):
         default_factory=lambda: ["post-deploy-security-evidence", "post-deploy-runtime-evidence"],
         description="Post-deploy report-only evidence jobs (names or globs); skipped in deploy mode.",
     )
+    optional_release_jobs: list[str] = Field(
+        default_factory=list,
+        description="Deploy or remote-validation jobs (names or globs) a release may go without, e.g. a manual "
+        "production smoke test; every other job of those stages must have run and passed.",
+    )
     web_fast_jobs: list[str] = Field(
         default_factory=lambda: [
             "openapi-contract",
@@ -396,6 +401,9 @@ class ReleaseConfig(_Frozen):
 
     def is_report_only_job(self, job_name: str) -> bool:
         return matches_any(job_name, self.report_only_jobs)
+
+    def is_optional_release_job(self, job_name: str) -> bool:
+        return matches_any(job_name, self.optional_release_jobs)
 
 
 DEFAULT_RELEASE_CONFIG = ReleaseConfig()
