@@ -3,6 +3,7 @@ override (promote_release and `pc-release promote --allow-divergence`), the norm
 and the drift audit that follows them. No commit may be left reachable from nothing."""
 
 from pc_release_tests.audit.steps import advance_master, green, release_edit, run_audit
+from pc_release_tests.audit.test_promotion_plan import gates, plan
 from pc_release_tests.conftest import TOKEN
 from pc_release_tests.gitworld import git
 from pc_release_tests.promotion_harness import PROJECT, promote, release_pipelines
@@ -156,3 +157,16 @@ def test_commit_pushed_on_top_of_a_dev_test_deploy_still_refuses_the_normal_prom
     assert world.release_sha() == hotfix
     assert kept_refs(world.origin, hotfix) == []
     assert [p for p in release_pipelines(gitlab_server) if p["sha"] == head] == []
+
+
+def test_plan_agrees_the_normal_flow_may_follow_a_dev_test_and_names_the_kept_ref(world, gitlab_server, instance):
+    experiment = dev_test_of_unmerged_sha(world, gitlab_server, instance)
+    head = advance_master(world, "master moves on")
+    green(gitlab_server, head)
+
+    planned, _ = plan(world, gitlab_server.url, instance)
+
+    assert planned.would_proceed, planned.refusals
+    assert gates(planned)["release_branch_guard"] == "would warn"
+    assert planned.actions[0].startswith(f"keep {experiment} under {KEPT}<utc time>-{experiment}")
+    assert kept_refs(world.origin, experiment) == []  # a plan keeps nothing and pushes nothing
