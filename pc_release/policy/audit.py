@@ -7,6 +7,7 @@ every rule here only reads them, so each is table-tested without a repository.
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Literal
@@ -24,7 +25,7 @@ WATCHED = "watched_paths_match_master"
 KEPT = "diverged_commits_on_master"
 AUDIT_RULES = (GUARD, BEHIND, DEV_TEST, RECORD, WATCHED, KEPT)
 
-_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".properties")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".env", ".properties")
 
 
 class LastPromotion(Record):
@@ -382,9 +383,10 @@ def config_keys(text: str, path: str) -> set[str]:
             if line and not line.startswith("#") and "=" in line:
                 keys.add(line.split("=", 1)[0].strip())
         return keys
+    parse = {".json": json.loads, ".toml": tomllib.loads}.get(PurePosixPath(path).suffix, yaml.safe_load)
     try:
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
+        data = parse(text)
+    except (ValueError, yaml.YAMLError):  # tomllib.TOMLDecodeError and json's errors are ValueErrors
         return set()
     keys: set[str] = set()
 

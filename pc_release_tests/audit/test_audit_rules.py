@@ -160,6 +160,8 @@ def test_watched_drift_names_lost_config_keys():
         ("a/runtime.yaml", "a: 1\n", "a: 2\n", []),
         ("a/config.json", '{"a": {"b": 1}, "c": 2}', '{"a": {}}', ["a.b", "c"]),
         ("a/app.env", "export A=1\nB=2\n# C=3\n", "A=1\n", ["B"]),
+        ("config/terminal.toml", "[terminal]\nws = 'unix'\nidle = 30\n", "[terminal]\nidle = 30\n", ["terminal.ws"]),
+        ("config/terminal.toml", "[terminal\n", "", []),
         ("a/runtime.yaml", "a: [unclosed\n", "a: 1\n", []),
         ("a/runtime.yaml", "- a\n- b\n", "", []),
     ],
