@@ -296,9 +296,12 @@ class ReleaseConfig(_Frozen):
     preflight: PreflightConfig = Field(
         default_factory=PreflightConfig, description="The local preflight: command checks and kind parity."
     )
+    # The defaults cover each of the policy's incident classes: runtime files, config keys (config/, deploy/),
+    # generated artifacts (api/, sdk/), tests and test helpers, schema and seed.
     watched_paths: list[str] = Field(
         default_factory=lambda: [
             "runtimes/",
+            "config/",
             "scripts/ci/",
             "api/",
             "sdk/",
@@ -306,6 +309,8 @@ class ReleaseConfig(_Frozen):
             "db_schema_v1.sql",
             "scripts/seed.sql",
             "frontend/e2e/",
+            "frontend/unit/",
+            "tests/",
         ],
         description="Paths (dir/ prefixes or globs) that must never be lost on release: runtime files, "
         "config, generated artifacts, tests.",
