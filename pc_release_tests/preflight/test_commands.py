@@ -114,9 +114,9 @@ def test_what_left_the_process_group_is_stopped_too(repo, tmp_path):
     """Playwright starts its browser and web server in sessions of their own: killing the group misses them."""
     path, _, second = repo
     pid_file = tmp_path / "child.pid"
-    result = CommandRunnerResource().run_in_worktree(
-        path, second, ["bash", "-c", f"setsid sleep 120 & echo $! > {pid_file}"], timeout=30
-    )
+    # The child reports its pid once it is in its own session, so the command ends only after it has left.
+    script = f"mkfifo up; setsid bash -c 'echo $$ > up; exec sleep 120' & read pid < up; echo $pid > {pid_file}"
+    result = CommandRunnerResource().run_in_worktree(path, second, ["bash", "-c", script], timeout=30)
     assert result.exit_code == 0
     assert not running(int(pid_file.read_text()))
 

@@ -242,7 +242,7 @@ def kill_all(pids: list[int]) -> None:
 # its web server). The killed run waits for them; the re-run leaves them running as it exits.
 STARTS_CHILDREN = """\
 sleep 600 & echo $! >> "$PREFLIGHT_PIDS"
-setsid sleep 600 & echo $! >> "$PREFLIGHT_PIDS"
+mkfifo up; setsid bash -c 'echo $$ > up; exec sleep 600' & read pid < up; echo $pid >> "$PREFLIGHT_PIDS"
 if [ -n "${PREFLIGHT_READY:-}" ]; then echo started > "$PREFLIGHT_READY"; wait; fi
 """
 
