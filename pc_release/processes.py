@@ -1,10 +1,10 @@
 """Processes pc-release starts and what they leave behind, for a process that may be killed outright (SIGKILL, OOM).
 
 A process is known by its pid *and* its start time: a pid alone is handed to another process once its owner is
-gone. Every child pc-release starts carries a mark in its environment, which whatever it starts in turn inherits
+gone. Every command pc-release runs for a check carries a mark in its environment, which whatever it starts inherits
 (also the browser and web server Playwright starts in sessions of their own); a reaper process kills every
-marked process as soon as the process that marked them dies, however it dies. Stdlib only: the reaper runs it as
-`python -m pc_release.processes`.
+marked process as soon as the process that marked them dies, however it dies. The reaper runs this module
+(`python -m pc_release.processes`), which imports nothing but the standard library, so that it starts fast.
 """
 
 from __future__ import annotations
@@ -97,12 +97,14 @@ def _ensure_reaper() -> ProcessId:
     with _reaper_lock:
         # A forked child inherits the parent's reaper, which watches the parent: it needs its own.
         if _reaper is None or _reaper[0] != owner:
+            # Its own session keeps it out of a terminal's Ctrl-C; its environment carries none of our secrets.
             reaper = subprocess.Popen(
                 [sys.executable, "-m", __name__, owner.tag],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                env={"PYTHONPATH": os.pathsep.join(path for path in sys.path if path)},
             )
             _reaper = (owner, reaper)
     return owner
