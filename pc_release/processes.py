@@ -26,7 +26,8 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 def _boot() -> str:
     # Start times count from boot: after a reboot the same pid and start time may well be another process.
-    return _BOOT_ID.read_text().strip().replace("-", "")[:12]
+    # Eight hex digits tell boots apart and keep names short (the throwaway PostgreSQL's socket lives in one).
+    return _BOOT_ID.read_text().strip()[:8]
 
 
 def _start_of(pid: int) -> int | None:

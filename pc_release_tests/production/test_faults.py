@@ -207,7 +207,7 @@ def test_lock_of_a_killed_promotion_whose_pid_went_to_another_process_is_taken_o
 def private_tmp(monkeypatch):
     """A temp dir of this test's own, for what pc-release keeps in the temp dir (worktrees, throwaway
     PostgreSQL), open to the user the throwaway server runs as."""
-    path = Path(tempfile.mkdtemp(prefix="pc-release-faults-"))
+    path = Path(tempfile.mkdtemp(prefix="pc-faults-"))
     path.chmod(0o755)
     monkeypatch.setenv("TMPDIR", str(path))
     monkeypatch.setattr(tempfile, "tempdir", str(path))
