@@ -91,7 +91,6 @@ class JobInfo(Record):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration: float | None = None
-    retried: bool = False
 
 
 class PipelineInfo(Record):
@@ -171,11 +170,22 @@ class PreflightReport(Record):
     duration_seconds: float | None = None
 
 
+class KeptCommits(Record):
+    """Commits the release branch was moved off, kept reachable by pc-release under `ref` (which points at `sha`).
+
+    `commits` are the ones master lacked when they were kept, or, read back by the drift audit, still lacks."""
+
+    ref: str
+    sha: str
+    commits: list[CommitInfo] = Field(default_factory=list)
+
+
 class ReleaseBranchUpdate(Record):
     branch: str
     sha: str
     previous_sha: str | None
     pushed: bool
+    kept: KeptCommits | None = None
 
 
 class ReleaseCandidate(Record):

@@ -274,6 +274,11 @@ class ReleaseConfig(_Frozen):
         default_factory=lambda: ["post-deploy-security-evidence", "post-deploy-runtime-evidence"],
         description="Post-deploy report-only evidence jobs (names or globs); skipped in deploy mode.",
     )
+    optional_release_jobs: list[str] = Field(
+        default_factory=list,
+        description="Deploy or remote-validation jobs (names or globs) a release may go without, e.g. a manual "
+        "production smoke test; every other job of those stages must have run and passed.",
+    )
     web_fast_jobs: list[str] = Field(
         default_factory=lambda: [
             "openapi-contract",
@@ -291,9 +296,12 @@ class ReleaseConfig(_Frozen):
     preflight: PreflightConfig = Field(
         default_factory=PreflightConfig, description="The local preflight: command checks and kind parity."
     )
+    # The defaults cover each of the policy's incident classes: runtime files, config keys (config/, deploy/),
+    # generated artifacts (api/, sdk/), tests and test helpers, schema and seed.
     watched_paths: list[str] = Field(
         default_factory=lambda: [
             "runtimes/",
+            "config/",
             "scripts/ci/",
             "api/",
             "sdk/",
@@ -301,6 +309,8 @@ class ReleaseConfig(_Frozen):
             "db_schema_v1.sql",
             "scripts/seed.sql",
             "frontend/e2e/",
+            "frontend/unit/",
+            "tests/",
         ],
         description="Paths (dir/ prefixes or globs) that must never be lost on release: runtime files, "
         "config, generated artifacts, tests.",
@@ -396,6 +406,9 @@ class ReleaseConfig(_Frozen):
 
     def is_report_only_job(self, job_name: str) -> bool:
         return matches_any(job_name, self.report_only_jobs)
+
+    def is_optional_release_job(self, job_name: str) -> bool:
+        return matches_any(job_name, self.optional_release_jobs)
 
 
 DEFAULT_RELEASE_CONFIG = ReleaseConfig()

@@ -23,6 +23,9 @@ STAGE_TITLES = {
     "remote_validation": "Remote validation (endpoints, observability, image conformance, smoke, cleanup)",
 }
 NOT_RUN_BY_PROFILE = "not run by profile/mode"
+# "Confirm deploy and remote validation jobs passed": every job of these stages must run, manual ones included,
+# unless `.pc-release.yaml` names it in optional_release_jobs.
+REQUIRED_STAGES = frozenset({"deployment", "remote_validation"})
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # When `.pc-release.yaml` does not map a GitLab stage, its name decides; first match wins, so the more
@@ -163,14 +166,21 @@ def stage_for_job(config: ReleaseConfig, job_name: str, gitlab_stage: str) -> st
     return None
 
 
-def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobState:
-    """What one GitLab job status means for its stage; unknown statuses count as still running."""
+def job_state(status: str, allow_failure: bool, pipeline_terminal: bool, required: bool = False) -> JobState:
+    """What one GitLab job status means for its stage; unknown statuses count as still running.
+
+    A manual job the release requires waits for its action even when GitLab calls it optional (a job-level
+    `when: manual` is allowed to fail) or has finished the pipeline without it: it has not run, so it has not
+    passed.
+    """
     if status == "success":
         return "passed"
     if status in ("failed", "canceled") and allow_failure:
         return "warning"
     if status in ("failed", "canceled", "skipped"):
         return status  # type: ignore[return-value]
+    if status == "manual" and required:
+        return "manual"
     if status == "manual" and allow_failure:
         return "ignored"  # an optional manual action never holds a pipeline up
     if pipeline_terminal:
@@ -183,15 +193,16 @@ def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobS
 
 
 def latest_attempts(jobs: Sequence[JobInfo]) -> list[tuple[JobInfo, list[JobInfo]]]:
-    """Each job's latest attempt with its earlier (retried) attempts, in pipeline order."""
-    earlier: dict[str, list[JobInfo]] = {}
-    latest: list[JobInfo] = []
+    """Each job's latest attempt with its earlier attempts, in pipeline order.
+
+    GitLab's REST jobs carry no `retried` flag: the attempts of a job share its name in the pipeline, and a retry
+    is a new job with a higher id, so the highest id is the latest attempt.
+    """
+    attempts: dict[str, list[JobInfo]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
-        if job.retried:
-            earlier.setdefault(job.name, []).append(job)
-        else:
-            latest.append(job)
-    return [(job, [j for j in earlier.get(job.name, []) if j.id < job.id]) for job in latest]
+        attempts.setdefault(job.name, []).append(job)
+    latest = sorted(attempts.values(), key=lambda tries: tries[-1].id)
+    return [(tries[-1], tries[:-1]) for tries in latest]
 
 
 def runtime_plan(config: ReleaseConfig, runtimes: Sequence[str], profile: str) -> RuntimePlan:
@@ -289,6 +300,13 @@ def owning_layer_hint(config: ReleaseConfig, job_name: str, stage: str | None, r
     return fallback.get(stage or "", "Fix the failure at its owning layer on master, then promote the new SHA.")
 
 
+def manual_action_hint(job_name: str, web_url: str) -> str:
+    return (
+        f"{job_name} is a manual job that has not run: the release waits for it to be run ({web_url}); if a "
+        "release may go without it, name it in optional_release_jobs in .pc-release.yaml."
+    )
+
+
 def missing_artifact_hint(config: ReleaseConfig) -> str:
     return (
         f"Missing runtime artifact: update the runtime matrix ({config.runtime_matrix}), the publish job graph "
@@ -309,8 +327,14 @@ def stage_outcome(
     """What one stage's jobs (latest attempts, with earlier ones) add up to."""
     rows = []
     for job, earlier in jobs:
-        state = job_state(job.status, job.allow_failure, pipeline_terminal)
+        required = stage in REQUIRED_STAGES and not config.is_optional_release_job(job.name)
+        state = job_state(job.status, job.allow_failure, pipeline_terminal, required)
         expected, why_not = expected_by_profile(config, job.name, mode, profile)
+        hint = None
+        if state == "failed":
+            hint = owning_layer_hint(config, job.name, stage, runtimes)
+        elif required and state == "manual":
+            hint = manual_action_hint(job.name, job.web_url)
         rows.append(
             JobRow(
                 id=job.id,
@@ -325,7 +349,7 @@ def stage_outcome(
                 duration=job.duration,
                 earlier_attempts=[f"#{e.id} {e.status}" for e in earlier],
                 outside_profile=None if expected else why_not,
-                hint=owning_layer_hint(config, job.name, stage, runtimes) if state == "failed" else None,
+                hint=hint,
             )
         )
     not_run, missing = _left_out(stage, rows, config=config, runtimes=runtimes, mode=mode, profile=profile)
@@ -426,6 +450,19 @@ def pipeline_stages(
     ]
 
 
+def awaiting_manual_action(pipeline_status: str, stages: Sequence[StageOutcome]) -> list[str]:
+    """Required manual jobs a green pipeline still waits for: GitLab calls the pipeline done, the release is not.
+
+    GitLab finishes a pipeline as `success` while optional manual jobs have not run; running one later reopens
+    the pipeline, so a release that needs them is followed until they ran.
+    """
+    if pipeline_status != "success":
+        return []
+    return [
+        row.name for stage in stages if stage.stage in REQUIRED_STAGES for row in stage.jobs if row.state == "manual"
+    ]
+
+
 # --- gates over stages ---------------------------------------------------------------------------------
 
 
@@ -496,28 +533,23 @@ def runtimes_have_publish_jobs(
     )
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """A dotenv report (KEY=VALUE per line, optional quotes, `export ` allowed, comments ignored)."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+def runtime_digests_present(
+    config: ReleaseConfig,
+    plan: RuntimePlan,
+    digests: Mapping[str, str | None],
+    unreadable: Mapping[str, str] | None = None,
+) -> Verdict:
+    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in.
 
-
-def runtime_digests_present(config: ReleaseConfig, plan: RuntimePlan, digests: Mapping[str, str | None]) -> Verdict:
-    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in."""
+    `unreadable`: runtime -> why its publish job's digest artifact could not be read (absent, not dotenv).
+    """
     problems = []
     for runtime in plan.expected:
         value = digests.get(runtime)
         variable = config.digest_variable_for(runtime)
-        if not value:
+        if unreadable and runtime in unreadable:
+            problems.append(f"{runtime} ({unreadable[runtime]})")
+        elif not value:
             problems.append(f"{runtime} ({variable} not found in {config.digest_artifact})")
         elif not DIGEST.fullmatch(value):
             problems.append(f"{runtime} ({variable}={value!r} is not a sha256: digest)")

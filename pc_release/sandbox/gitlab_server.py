@@ -434,11 +434,12 @@ class SandboxGitLab:
         with self._lock:
             return [self._pipeline_json(p, detailed=True) for p in self._pipelines.values()]
 
-    def jobs(self, pipeline_id: int) -> list[dict[str, Any]]:
-        """Every job of the pipeline in id order, retried ones included (flagged `retried`)."""
+    def jobs(self, pipeline_id: int, include_retried: bool = False) -> list[dict[str, Any]]:
+        """The pipeline's jobs in id order as GitLab lists them: each job's latest attempt, or every attempt."""
         with self._lock:
             self._pipeline(pipeline_id)
-            return [self._job_json(j) for j in self._jobs.values() if j["pipeline_id"] == pipeline_id]
+            jobs = self._jobs.values() if include_retried else self._latest_jobs(pipeline_id)
+            return [self._job_json(j) for j in jobs if j["pipeline_id"] == pipeline_id]
 
     def set_faults(
         self,
@@ -1015,9 +1016,7 @@ class SandboxGitLab:
             "tag_list": [],
             "runner": None,
             "failure_reason": job["failure_reason"],
-            "retried": job["retried"],
             "archived": False,
-            "when": job["when"],
         }
 
     def _artifact_entries(self, job: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -1268,7 +1267,11 @@ class _Api:
         if method == "GET" and action == ["variables"]:
             return _json_response(200, pipeline["variables"])
         if method == "GET" and action == ["jobs"]:
+            # GitLab lists only each job's latest attempt here unless include_retried=true (doc/api/jobs.md);
+            # the project's job list has no such parameter and lists every attempt.
             jobs = [j for j in self.s._jobs.values() if j["pipeline_id"] == pipeline["id"]]
+            if not request.flag("include_retried"):
+                jobs = [j for j in jobs if not j["retried"]]
             return _paginate(request, [self.s._job_json(j) for j in self._filtered_jobs(request, jobs)])
         if method == "POST" and action == ["cancel"]:
             self.s._cancel(pipeline)
@@ -1319,8 +1322,6 @@ class _Api:
         return sorted(items, key=lambda p: (p[key], p["id"]), reverse=sort == "desc")
 
     def _filtered_jobs(self, request: _Request, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not request.flag("include_retried"):
-            jobs = [j for j in jobs if not j["retried"]]
         scopes = set(request.query.get("scope[]", []) + request.query.get("scope", []))
         if scopes:
             jobs = [j for j in jobs if j["status"] in scopes]

@@ -20,7 +20,7 @@ PROJECT = "platform/platform-control"
 
 
 def _jobs_by_name(server: SandboxGitLab, pipeline_id: int) -> dict[str, dict]:
-    return {job["name"]: job for job in server.jobs(pipeline_id) if not job["retried"]}
+    return {job["name"]: job for job in server.jobs(pipeline_id)}
 
 
 # --- project, branch, commit -----------------------------------------------------------------------------
@@ -229,11 +229,22 @@ def test_job_list_scopes_and_retried(project: ProjectProxy, server: SandboxGitLa
     pipeline = project.pipelines.get(created["id"])
     assert [j.name for j in pipeline.jobs.list(scope="failed")] == ["build"]
     assert sorted(j.name for j in pipeline.jobs.list(scope=["skipped", "failed"])) == ["build", "deploy", "test"]
-    project.jobs.get(_jobs_by_name(server, created["id"])["build"]["id"]).retry()
-    assert len(pipeline.jobs.list()) == 3
-    with_retried = pipeline.jobs.list(include_retried=True)
-    assert len(with_retried) == 4
-    assert [j.retried for j in with_retried if j.name == "build"] == [False, True]
+    first = _jobs_by_name(server, created["id"])["build"]["id"]
+    second = project.jobs.get(first).retry()["id"]
+
+    # GitLab's REST jobs have no `retried` field: attempts share a name, the newest has the highest id. The
+    # pipeline's list holds only the latest attempts unless include_retried=true; the project's list has them all.
+    latest = pipeline.jobs.list()
+    assert [(j.name, j.id) for j in latest if j.name == "build"] == [("build", second)]
+    assert len(latest) == 3
+    every = pipeline.jobs.list(include_retried=True)
+    assert [j.id for j in every if j.name == "build"] == [second, first]  # newest first
+    assert len(every) == 4
+    assert len(pipeline.jobs.list(include_retried=False)) == 3
+    assert {first, second} <= {j.id for j in project.jobs.list(get_all=True)}
+    assert not any("retried" in j.attributes for j in [*every, project.jobs.get(first)])
+    attempts = [j["id"] for j in server.jobs(created["id"], include_retried=True) if j["name"] == "build"]
+    assert attempts == [first, second]
 
 
 # --- statuses --------------------------------------------------------------------------------------------
@@ -353,7 +364,8 @@ def test_retry_resets_skipped_jobs(project: ProjectProxy, server: SandboxGitLab)
     old_id = _jobs_by_name(server, pid)["build"]["id"]
     retried = project.jobs.get(old_id).retry()
     assert retried["id"] != old_id and retried["status"] == "pending"
-    assert project.jobs.get(old_id).retried is True
+    with pytest.raises(gitlab.exceptions.GitlabJobRetryError):
+        project.jobs.get(old_id).retry()  # an attempt already retried is not retryable again
     jobs = _jobs_by_name(server, pid)
     assert (jobs["test"]["status"], jobs["deploy"]["status"]) == ("created", "created")
     assert project.pipelines.get(pid).status == "pending"

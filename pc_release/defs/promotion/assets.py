@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from pc_release.defs.audit.records import recorded_dev_test
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
+from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
 from pc_release.defs.promotion.guard import require_promotion_run
 from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
 from pc_release.errors import PromotionBlocked
@@ -108,7 +110,8 @@ def source_commit(
         release_only_commits=release_only,
     )
     reachable = rules.reachable_from_master(sha, source.on_master, request)
-    guard = rules.release_branch_divergence(release_only, request, git.release_branch)
+    dev_test_tip = recorded_dev_test(context.instance, release_files, release_sha)
+    guard = rules.release_branch_divergence(release_only, request, git.release_branch, dev_test_tip)
     context.log.info(f"{request.source_ref} resolves to {sha} ({source.commit.subject}); {reachable.reason}")
     return dg.MaterializeResult(
         value=source,
@@ -180,12 +183,14 @@ def release_branch(
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
     require_promotion_run(context, source_commit.sha, GATED_UPSTREAM)
     clone = git.clone()
+    kept = keep_left_behind(clone, source_commit, context.log)
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
     update = ReleaseBranchUpdate(
         branch=git.release_branch,
         sha=source_commit.sha,
         previous_sha=source_commit.release_sha,
         pushed=pushed,
+        kept=kept,
     )
     if pushed:
         context.log.info(f"{git.release_branch}: {source_commit.release_sha or '(absent)'} -> {source_commit.sha}")
@@ -199,6 +204,7 @@ def release_branch(
             "pushed": pushed,
             "kind": source_commit.request.kind,
             "local_preflight": local_preflight.status,
+            **kept_metadata(kept),
         },
     )
 
