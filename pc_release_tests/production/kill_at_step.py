@@ -57,8 +57,8 @@ class DyingFiles(ReleaseFilesResource):
 
 
 class DyingGitLab(GitLabResource):
-    def create_release_pipeline(self, sha, variables):
-        created = super().create_release_pipeline(sha, variables)
+    def create_release_pipeline(self, sha, variables, *, reuse):
+        created = super().create_release_pipeline(sha, variables, reuse=reuse)
         _die()
         return created
 

@@ -2,14 +2,17 @@
 -> release_pipeline. Gates are blocking asset checks computed with the asset they guard."""
 
 import hashlib
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
-from pc_release.errors import PromotionBlocked
+from pc_release.errors import GitLabError, PromotionBlocked
 from pc_release.models import (
     MasterCi,
+    PipelineInfo,
     PreflightReport,
     ReleaseBranchUpdate,
     ReleaseCandidate,
@@ -168,10 +171,13 @@ def release_branch(
     source_commit: SourceCommit,
     local_preflight: PreflightReport,
     git: GitResource,
+    gitlab: GitLabResource,
+    release_files: ReleaseFilesResource,
 ):
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
     clone = git.clone()
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
+    confirm_gitlab_branch_at(gitlab, release_files, source_commit.sha)
     update = ReleaseBranchUpdate(
         branch=git.release_branch,
         sha=source_commit.sha,
@@ -192,6 +198,19 @@ def release_branch(
             "local_preflight": local_preflight.status,
         },
     )
+
+
+def withdraw_candidate(release_files: ReleaseFilesResource) -> None:
+    """Remove the candidate env: it must never name a SHA the release branch is not at."""
+    Path(release_files.candidate_path).unlink(missing_ok=True)
+
+
+def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFilesResource, sha: str) -> None:
+    """GitLab's own release branch, read through its branches API, is at `sha`; else the promotion stops here."""
+    verdict = rules.gitlab_branch_at_pushed_sha(gitlab.release_branch, sha, gitlab.branch_sha(gitlab.release_branch))
+    if not verdict.ok:
+        withdraw_candidate(release_files)
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
 
 
 def candidate_values(source: SourceCommit, master: MasterCi, preflight: PreflightReport, run_id: str) -> dict[str, str]:
@@ -257,6 +276,8 @@ def release_candidate(
             "source_sha": source_commit.sha,
         },
     )
+    if not same:
+        withdraw_candidate(release_files)
     return dg.MaterializeResult(
         value=candidate,
         metadata={
@@ -272,16 +293,36 @@ def release_candidate(
 
 
 def request_id(source: SourceCommit) -> str:
-    """Same promotion request -> same id, so a re-run finds its pipeline instead of creating a second one."""
+    """Same promotion request -> same id, so a re-run finds its pipeline instead of creating a second one.
+
+    Every pipeline variable is part of it: a pipeline run with other variables (an override flag) is another
+    request's, and must never be taken for this one's."""
     request = source.request
-    key = "|".join([source.sha, request.kind, request.mode, request.profile, request.transient_retry_reason or ""])
-    return hashlib.sha256(key.encode()).hexdigest()[:20]
+    variables = rules.pipeline_variables(request, "")
+    del variables[REQUEST_ID_VARIABLE]
+    key = {"sha": source.sha, "kind": request.kind, "retry": request.transient_retry_reason, "variables": variables}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def trigger_release_pipeline(
+    gitlab: GitLabResource, release_files: ReleaseFilesResource, update: ReleaseBranchUpdate, variables: dict[str, str]
+) -> tuple[PipelineInfo, bool]:
+    """This request's pipeline on the release branch: a run that pushed creates one; a re-run reuses the one an
+    earlier attempt created while it is still the branch's last deploy. Should GitLab start it on a SHA we did
+    not promote (someone pushed meanwhile), it is canceled and the candidate env withdrawn."""
+    try:
+        return gitlab.create_release_pipeline(update.sha, variables, reuse=not update.pushed)
+    except GitLabError as err:
+        if err.rule == "release-branch-lease":
+            withdraw_candidate(release_files)
+        raise
 
 
 @dg.asset(group_name=GROUP, kinds={"gitlab"})
 def release_pipeline(
     context: dg.AssetExecutionContext,
     source_commit: SourceCommit,
+    release_branch: ReleaseBranchUpdate,
     release_candidate: ReleaseCandidate,
     gitlab: GitLabResource,
     release_files: ReleaseFilesResource,
@@ -289,7 +330,7 @@ def release_pipeline(
     """The GitLab pipeline on the release branch that deploys the candidate."""
     rid = request_id(source_commit)
     variables = rules.pipeline_variables(source_commit.request, rid)
-    pipeline, created = gitlab.create_release_pipeline(source_commit.sha, variables)
+    pipeline, created = trigger_release_pipeline(gitlab, release_files, release_branch, variables)
     release_files.release_promotion_lock(context.run.run_id)
     verb = "created" if created else "found (earlier attempt of this request)"
     context.log.info(f"release pipeline {pipeline.id} {verb}: {pipeline.web_url}")
