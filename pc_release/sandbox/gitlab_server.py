@@ -4,6 +4,8 @@ python-gitlab talks to it over real HTTP. It serves the project, branch, commit,
 pc-release uses, creates jobs from the `.gitlab-ci.yml` at the pipeline SHA, moves them through stages the
 way GitLab's pipeline processing does, and (with `run_jobs=True`) runs them with `LocalPipelineRunner`.
 Tests drive job statuses directly and inject faults (5xx, 429, slow answers) to exercise client retries.
+Like GitLab it serves the repository over git's smart HTTP protocol at the project's `http_url_to_repo`
+(HTTP Basic auth, any user name and a token as password), so a clone can fetch from and push to it.
 
 Control API for other processes (same token), under `/-/sandbox/`:
   POST pipelines      {"ref", "sha"?, "variables"?: {KEY: VALUE}, "source"?}  -> pipeline JSON
@@ -16,10 +18,12 @@ Control API for other processes (same token), under `/-/sandbox/`:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hmac
 import io
 import json
+import os
 import random
 import secrets
 import shutil
@@ -91,6 +95,23 @@ _FAULT_MESSAGES = {
 
 # GitLab's access levels (Members API).
 REPORTER, DEVELOPER, MAINTAINER = 20, 30, 40
+
+
+def connect_clone(clone: Path, remote: str, repository_url: str, token_variable: str) -> None:
+    """Point `remote` of `clone` at the sandbox GitLab's repository URL, as an operator's clone of a GitLab
+    project points at its `http_url_to_repo`. git authenticates with the token in `$token_variable`, read by a
+    credential helper when git needs it, so the token is never written to the clone's config."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(clone), *args], capture_output=True, text=True, check=False)
+
+    verb = "set-url" if remote in git("remote").stdout.split() else "add"
+    git("remote", verb, remote, repository_url)
+    key = f"credential.{repository_url}.helper"
+    helper = f'!f() {{ test "$1" = get && printf "username=pc-release\\npassword=%s\\n" "${token_variable}"; }}; f'
+    git("config", "--unset-all", key)
+    git("config", "--add", key, "")  # drops the user's own helpers for this URL: none may store the token
+    git("config", "--add", key, helper)
 
 
 class PipelineCreationError(ValueError):
@@ -335,6 +356,11 @@ class SandboxGitLab:
         if self._httpd is None:
             raise RuntimeError("SandboxGitLab is not started")
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def repository_url(self) -> str:
+        """The project's repository over git's HTTP protocol: its `http_url_to_repo`."""
+        return f"{self.url}/{self.project_path}.git"
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -870,7 +896,7 @@ class SandboxGitLab:
             "tag_list": [],
             "topics": [],
             "ssh_url_to_repo": f"git@127.0.0.1:{self.project_path}.git",
-            "http_url_to_repo": f"{base}/{self.project_path}.git",
+            "http_url_to_repo": self.repository_url,
             "web_url": f"{base}/{self.project_path}",
             "readme_url": None,
             "visibility": "private",
@@ -1050,6 +1076,57 @@ class SandboxGitLab:
         if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._reporter_tokens):
             return REPORTER
         return 0
+
+    def _git_access_level(self, headers: Mapping[str, str]) -> int:
+        """Git over HTTP authenticates like GitLab's: HTTP Basic, any user name, the token as password."""
+        scheme, _, credentials = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return 0
+        try:
+            _, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return 0
+        return self._access_level({"PRIVATE-TOKEN": password})
+
+    def serve_git(
+        self, method: str, service_path: str, query: str, body: bytes, headers: Mapping[str, str]
+    ) -> _Response:
+        """One request of git's smart HTTP protocol, answered by `git http-backend` on the origin."""
+        access_level = self._git_access_level(headers)
+        if not access_level:
+            return _Response(
+                401, b"HTTP Basic: Access denied\n", "text/plain", {"WWW-Authenticate": 'Basic realm="GitLab"'}
+            )
+        pushing = service_path == "/git-receive-pack" or "service=git-receive-pack" in query
+        if pushing and access_level < DEVELOPER:
+            return _Response(403, b"You are not allowed to push code to this project.\n", "text/plain")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "GIT_PROJECT_ROOT": str(self._origin.path.parent),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": f"/{self._origin.path.name}{service_path}",
+            "QUERY_STRING": query,
+            "REQUEST_METHOD": method,
+            "CONTENT_TYPE": headers.get("Content-Type") or "",
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_USER": "pc-release",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        for header, variable in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "GIT_PROTOCOL")):
+            if headers.get(header):
+                env[variable] = headers[header]
+        result = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+        head, _, payload = result.stdout.partition(b"\r\n\r\n")
+        status, content_type, extra = 200, "text/plain", {}
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name.lower() == "content-type":
+                content_type = value.strip()
+            elif name:
+                extra[name] = value.strip()
+        return _Response(status, payload, content_type, extra)
 
     def _may_write(self, branch: str, access_level: int) -> tuple[bool, bool]:
         """(may push, may merge) on `branch` for a user of this access level."""
@@ -1491,6 +1568,9 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
                 prefix, handle = "/api/v4/", api.handle_v4
             elif raw_path.startswith("/-/sandbox/"):
                 prefix, handle = "/-/sandbox/", api.handle_control
+            elif raw_path.startswith(f"/{server.project_path}.git/"):
+                service_path = raw_path.removeprefix(f"/{server.project_path}.git")
+                return server.serve_git(method, service_path, query, raw_body, self.headers)
             else:
                 return _error(404, "404 Not Found")
             access_level = server._access_level(self.headers)
@@ -1508,8 +1588,19 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
             return handle(request)
 
         def _read_body(self) -> bytes:
+            if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+                return self._read_chunks()  # git sends a large push in chunks
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
+
+        def _read_chunks(self) -> bytes:
+            body = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                continue  # trailers
+            return bytes(body)
 
         def _parse_body(self, raw: bytes) -> dict[str, Any]:
             if not raw:

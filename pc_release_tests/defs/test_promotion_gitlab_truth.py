@@ -4,6 +4,7 @@ this request deploying it (issue 12, items 3-5). Real git, the sandbox GitLab ov
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
@@ -81,6 +82,28 @@ def test_rerun_reuses_its_pipeline_past_gitlabs_own_push_pipeline(world, gitlab_
         == first.summary.metadata["release_pipeline"]["pipeline_id"]
     )
     assert sum(1 for rid in request_ids(gitlab_server).values() if rid) == 1
+
+
+# --- item 4 (before the push): the clone's remote must be the GitLab project ----------------------------------------
+
+
+@pytest.mark.parametrize("setting", ["url", "pushurl"])
+def test_a_remote_pointing_at_a_fork_is_refused_before_the_push(world, gitlab_server, instance, tmp_path, setting):
+    advance_master(world)
+    green_master(gitlab_server, world)
+    fork = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(world.origin), str(fork))
+    git(world.clone, "config", f"remote.origin.{setting}", str(fork))
+    before = world.release_sha()
+
+    out = promote(world, gitlab_server.url, instance)
+
+    assert not out.success
+    assert "remote_is_gitlab_project" in out.summary.failed_rules, out.summary.text
+    assert str(fork) in out.summary.text and gitlab_server.repository_url in out.summary.text
+    assert world.release_sha() == before
+    assert git(fork, "rev-parse", RELEASE_BRANCH) == before
+    assert release_pipelines(gitlab_server) == []
 
 
 # --- item 4 (after the push): GitLab's own branch must be at the pushed SHA -----------------------------------------

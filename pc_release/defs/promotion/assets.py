@@ -22,7 +22,7 @@ from pc_release.models import (
 )
 from pc_release.policy import promotion as rules
 from pc_release.resources.files import ReleaseFilesResource
-from pc_release.resources.git import GitResource
+from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
 
 GROUP = "promotion"
@@ -176,6 +176,7 @@ def release_branch(
 ):
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
     clone = git.clone()
+    confirm_remote_is_gitlab_project(clone, gitlab)
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
     confirm_gitlab_branch_at(gitlab, release_files, source_commit.sha)
     update = ReleaseBranchUpdate(
@@ -203,6 +204,13 @@ def release_branch(
 def withdraw_candidate(release_files: ReleaseFilesResource) -> None:
     """Remove the candidate env: it must never name a SHA the release branch is not at."""
     Path(release_files.candidate_path).unlink(missing_ok=True)
+
+
+def confirm_remote_is_gitlab_project(clone: GitClone, gitlab: GitLabResource) -> None:
+    """The clone's remote is the configured GitLab project, so the push moves the branch GitLab deploys from."""
+    verdict = rules.remote_is_gitlab_project(clone.remote, clone.remote_urls(), *gitlab.repository_urls())
+    if not verdict.ok:
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
 
 
 def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFilesResource, sha: str) -> None:
