@@ -172,6 +172,9 @@ class ReleaseBranchUpdate(Record):
     sha: str
     previous_sha: str | None
     pushed: bool
+    # The newest release-branch pipeline when this run pushed (0 when it pushed nothing): every pipeline up to it
+    # ran before the push, so none of them deploys what was pushed.
+    pipelines_before_push: int = 0
 
 
 class ReleaseCandidate(Record):

@@ -413,13 +413,17 @@ def reusable_request_pipeline(
     sha: str,
     request_id: str,
     request_id_of: Callable[[PipelineInfo], str | None],
+    pipelines_before_push: int,
 ) -> PipelineInfo | None:
     """The pipeline an earlier attempt of this request created, if it is still the release branch's last deploy.
 
-    Only GitLab's own push pipeline for `sha` (our push started it) may be newer. Any other newer pipeline, with
-    or without a request id, means someone deployed since: re-using ours would claim a deploy that is no longer
-    the last one, so the caller creates a new pipeline. A run that pushed never calls this."""
+    Pipelines up to `pipelines_before_push` ran before this run's push, so never deploy what it pushed. Only
+    GitLab's own push pipeline for `sha` may be newer than ours. Any other newer pipeline, with or without a
+    request id, means someone deployed since: re-using ours would claim a deploy that is no longer the last one,
+    so the caller creates a new pipeline."""
     for pipeline in newest_first:
+        if pipeline.id <= pipelines_before_push:
+            return None
         if pipeline.source == "push" and pipeline.sha == sha:
             continue
         if pipeline.sha == sha and request_id_of(pipeline) == request_id:

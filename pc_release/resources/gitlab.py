@@ -222,19 +222,26 @@ class GitLabResource(dg.ConfigurableResource):
             )
         return keep
 
-    def create_release_pipeline(self, sha: str, variables: dict[str, str], *, reuse: bool) -> tuple[PipelineInfo, bool]:
+    def newest_pipeline_id(self, ref: str) -> int:
+        """The id of the newest pipeline on `ref`, 0 when it has none."""
+        newest = self.latest_pipelines(ref)
+        return newest[0].id if newest else 0
+
+    def create_release_pipeline(
+        self, sha: str, variables: dict[str, str], *, pipelines_before_push: int
+    ) -> tuple[PipelineInfo, bool]:
         """Create the release pipeline exactly once per request id; returns (pipeline, created_now).
 
-        With `reuse` (nothing was pushed by this run) an earlier attempt's pipeline is returned when it is still
-        the branch's last deploy. A POST that fails in transit may still have created the pipeline, so instead
-        of letting python-gitlab blindly retry it, every retry first looks for what the lost POST created.
+        An earlier attempt's pipeline is returned instead while it is still the branch's last deploy and newer
+        than this run's push (`pipelines_before_push`). A POST that fails in transit may still have created the
+        pipeline, so instead of letting python-gitlab blindly retry it, every retry first looks for what the lost
+        POST created.
         """
         request_id = variables[REQUEST_ID_VARIABLE]
         newest = self.latest_pipelines(self.release_branch, per_page=_IDEMPOTENCY_WINDOW)
-        if reuse:
-            existing = rules.reusable_request_pipeline(newest, sha, request_id, self._request_id_of)
-            if existing is not None:
-                return existing, False
+        existing = rules.reusable_request_pipeline(newest, sha, request_id, self._request_id_of, pipelines_before_push)
+        if existing is not None:
+            return existing, False
         before = newest[0].id if newest else 0
         payload = {
             "ref": self.release_branch,

@@ -305,18 +305,21 @@ def _pipeline(pipeline_id: int, sha: str, source: str = "api") -> PipelineInfo:
 
 
 @pytest.mark.parametrize(
-    ("newest_first", "ids", "reused"),
+    ("newest_first", "ids", "before_push", "reused"),
     [
-        ([], {}, None),
-        ([_pipeline(3, SHA)], {3: "rid"}, 3),
-        ([_pipeline(4, SHA, "push"), _pipeline(3, SHA)], {3: "rid"}, 3),
-        ([_pipeline(4, OTHER, "web"), _pipeline(3, SHA)], {3: "rid"}, None),
-        ([_pipeline(4, OTHER, "push"), _pipeline(3, SHA)], {3: "rid"}, None),
-        ([_pipeline(4, SHA, "web"), _pipeline(3, SHA)], {3: "rid"}, None),
-        ([_pipeline(3, SHA)], {3: "other-request"}, None),
-        ([_pipeline(3, OTHER)], {3: "rid"}, None),
+        ([], {}, 0, None),
+        ([_pipeline(3, SHA)], {3: "rid"}, 0, 3),
+        ([_pipeline(3, SHA)], {3: "rid"}, 2, 3),
+        ([_pipeline(3, SHA)], {3: "rid"}, 3, None),
+        ([_pipeline(4, SHA, "push"), _pipeline(3, SHA)], {3: "rid"}, 0, 3),
+        ([_pipeline(4, SHA, "push"), _pipeline(3, SHA)], {3: "rid"}, 3, None),
+        ([_pipeline(4, OTHER, "web"), _pipeline(3, SHA)], {3: "rid"}, 0, None),
+        ([_pipeline(4, OTHER, "push"), _pipeline(3, SHA)], {3: "rid"}, 0, None),
+        ([_pipeline(4, SHA, "web"), _pipeline(3, SHA)], {3: "rid"}, 0, None),
+        ([_pipeline(3, SHA)], {3: "other-request"}, 0, None),
+        ([_pipeline(3, OTHER)], {3: "rid"}, 0, None),
     ],
 )
-def test_reusable_request_pipeline(newest_first, ids, reused):
-    found = rules.reusable_request_pipeline(newest_first, SHA, "rid", lambda p: ids.get(p.id))
+def test_reusable_request_pipeline(newest_first, ids, before_push, reused):
+    found = rules.reusable_request_pipeline(newest_first, SHA, "rid", lambda p: ids.get(p.id), before_push)
     assert (found.id if found else None) == reused

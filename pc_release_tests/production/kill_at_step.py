@@ -57,8 +57,8 @@ class DyingFiles(ReleaseFilesResource):
 
 
 class DyingGitLab(GitLabResource):
-    def create_release_pipeline(self, sha, variables, *, reuse):
-        created = super().create_release_pipeline(sha, variables, reuse=reuse)
+    def create_release_pipeline(self, sha, variables, **options):
+        created = super().create_release_pipeline(sha, variables, **options)
         _die()
         return created
 

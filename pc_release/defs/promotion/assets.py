@@ -177,6 +177,7 @@ def release_branch(
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
     clone = git.clone()
     confirm_remote_is_gitlab_project(clone, gitlab)
+    before_push = gitlab.newest_pipeline_id(gitlab.release_branch)
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
     confirm_gitlab_branch_at(gitlab, release_files, source_commit.sha)
     update = ReleaseBranchUpdate(
@@ -184,6 +185,7 @@ def release_branch(
         sha=source_commit.sha,
         previous_sha=source_commit.release_sha,
         pushed=pushed,
+        pipelines_before_push=before_push if pushed else 0,
     )
     if pushed:
         context.log.info(f"{git.release_branch}: {source_commit.release_sha or '(absent)'} -> {source_commit.sha}")
@@ -315,11 +317,12 @@ def request_id(source: SourceCommit) -> str:
 def trigger_release_pipeline(
     gitlab: GitLabResource, release_files: ReleaseFilesResource, update: ReleaseBranchUpdate, variables: dict[str, str]
 ) -> tuple[PipelineInfo, bool]:
-    """This request's pipeline on the release branch: a run that pushed creates one; a re-run reuses the one an
-    earlier attempt created while it is still the branch's last deploy. Should GitLab start it on a SHA we did
-    not promote (someone pushed meanwhile), it is canceled and the candidate env withdrawn."""
+    """This request's pipeline on the release branch: a re-run reuses the one an earlier attempt created while
+    it is still the branch's last deploy and newer than this run's push; otherwise one is created. Should GitLab
+    start it on a SHA we did not promote (someone pushed meanwhile), it is canceled and the candidate env
+    withdrawn."""
     try:
-        return gitlab.create_release_pipeline(update.sha, variables, reuse=not update.pushed)
+        return gitlab.create_release_pipeline(update.sha, variables, pipelines_before_push=update.pipelines_before_push)
     except GitLabError as err:
         if err.rule == "release-branch-lease":
             withdraw_candidate(release_files)
