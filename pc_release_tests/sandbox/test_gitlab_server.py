@@ -587,3 +587,39 @@ def test_protected_branch_refuses_pipelines_to_users_who_may_neither_push_nor_me
 
         assert developer.pipelines.create({"ref": "feature/x"}).ref == "feature/x"
         assert maintainer.pipelines.create({"ref": "release/platform-control"}).ref == "release/platform-control"
+
+
+# --- the repository over git's HTTP protocol ----------------------------------------------------------------
+
+
+def _git_as(cwd, token_value: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "SANDBOX_TEST_GIT_TOKEN": token_value or ""}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def test_repository_is_served_at_http_url_to_repo_like_gitlab(origin, token: str, tmp_path) -> None:
+    from pc_release.sandbox.gitlab_server import connect_clone
+
+    with SandboxGitLab(origin.path, token, reporter_tokens=("reporter-token",)) as srv:
+        url = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).http_url_to_repo
+        assert url == srv.repository_url == f"{srv.url}/{PROJECT}.git"
+        anonymous = requests.get(f"{url}/info/refs?service=git-upload-pack", timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"] == 'Basic realm="GitLab"'
+        assert _git_as(tmp_path, None, "ls-remote", url).returncode != 0
+
+        clone = tmp_path / "clone"
+        assert _git_as(tmp_path, None, "init", "-q", "-b", "master", str(clone)).returncode == 0
+        connect_clone(clone, "origin", url, "SANDBOX_TEST_GIT_TOKEN")
+        assert token not in (clone / ".git" / "config").read_text()
+        assert _git_as(clone, token, "fetch", "-q", "origin").returncode == 0
+        _git_as(clone, token, "checkout", "-q", "-b", "feature", "origin/master")
+        _git_as(clone, token, "-c", "user.name=Dev", "-c", "user.email=d@x", "commit", "-q", "--allow-empty", "-m", "x")
+        sha = _git_as(clone, token, "rev-parse", "HEAD").stdout.strip()
+
+        refused = _git_as(clone, "reporter-token", "push", "-q", "origin", "HEAD:refs/heads/feature")
+        assert refused.returncode != 0 and "not allowed to push" in refused.stderr
+        pushed = _git_as(clone, token, "push", "-q", "origin", "HEAD:refs/heads/feature")
+        assert pushed.returncode == 0, pushed.stderr
+        branch = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).branches.get("feature")
+        assert branch.commit["id"] == sha
