@@ -251,8 +251,8 @@ class GitLabResource(dg.ConfigurableResource):
         for attempt in range(attempts):
             if attempt:
                 created = self._created_for_request(before, request_id)
-                if created:
-                    return self._keep_only_on(sha, created), True
+                if created:  # found, as a re-run would find it: the POST's answer never came
+                    return self._keep_only_on(sha, created), False
             try:
                 with self._errors(f"creating a {self.release_branch} pipeline"):
                     response = self._project().pipelines.create(payload, retry_transient_errors=False)

@@ -191,3 +191,37 @@ def test_pipeline_started_on_someone_elses_sha_is_canceled_and_the_candidate_wit
     assert ours and all(p["sha"] == racer and p["status"] == "canceled" for p in ours)
     assert not any(p["sha"] == head for p in release_pipelines(gitlab_server))
     assert out.candidate is None
+
+
+def test_a_lost_answer_on_someone_elses_sha_is_canceled_not_created_again(world, gitlab_server, instance):
+    """GitLab acted on the create call but a proxy lost its answer: the retry finds the pipeline on the other SHA,
+    cancels it and creates no second one."""
+    from pc_release_tests.production.gitlab_proxy import GitLabProxy
+
+    racer = racer_commit(world)
+    advance_master(world)
+    green_master(gitlab_server, world)
+    dropped = []
+
+    def drop_first_create(method: str, path: str, headers: dict):
+        if method == "POST" and path.endswith("/pipeline") and not dropped:
+            dropped.append(path)
+            return ("lost", 502)
+        return None
+
+    with GitLabProxy(gitlab_server.url, drop_first_create) as proxy:
+        gitlab = PushedBeforePipelineGitLab(
+            url=proxy.url,
+            project=PROJECT,
+            token=dg.EnvVar("PC_RELEASE_GITLAB_TOKEN"),
+            racer_repo=str(world.other),
+            racer_sha=racer,
+        )
+        out = promote(world, proxy.url, instance, resources={"gitlab": gitlab})
+
+    assert dropped
+    assert not out.success
+    assert "release-branch-lease" in out.summary.failed_rules, out.summary.text
+    (ours,) = [p for p in release_pipelines(gitlab_server) if request_ids(gitlab_server)[p["id"]]]
+    assert ours["sha"] == racer and ours["status"] == "canceled"
+    assert out.candidate is None
