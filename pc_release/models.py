@@ -74,6 +74,10 @@ class SourceCommit(Record):
     on_master: bool
     master_sha: str
     release_sha: str | None
+    # The release this promotion replaces (the last one recorded as released), which is not always the branch's
+    # value: after a crash following the push, the branch already holds `sha`.
+    previous_release_sha: str | None
+    previous_release_source: str = ""
     release_only_commits: list[CommitInfo] = Field(default_factory=list)
 
 
@@ -87,7 +91,6 @@ class JobInfo(Record):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration: float | None = None
-    retried: bool = False
 
 
 class PipelineInfo(Record):
@@ -167,11 +170,22 @@ class PreflightReport(Record):
     duration_seconds: float | None = None
 
 
+class KeptCommits(Record):
+    """Commits the release branch was moved off, kept reachable by pc-release under `ref` (which points at `sha`).
+
+    `commits` are the ones master lacked when they were kept, or, read back by the drift audit, still lacks."""
+
+    ref: str
+    sha: str
+    commits: list[CommitInfo] = Field(default_factory=list)
+
+
 class ReleaseBranchUpdate(Record):
     branch: str
     sha: str
     previous_sha: str | None
     pushed: bool
+    kept: KeptCommits | None = None
     # The newest release-branch pipeline when this run pushed (0 when it pushed nothing): every pipeline up to it
     # ran before the push, so none of them deploys what was pushed.
     pipelines_before_push: int = 0
@@ -205,12 +219,23 @@ class KubeContainer(Record):
     configmap_key_refs: list[str] = Field(default_factory=list, description="CONFIGMAP/KEY read by env vars")
 
 
+class KubeSelectorRequirement(Record):
+    """One `matchExpressions` entry of a label selector: operator In, NotIn, Exists or DoesNotExist."""
+
+    key: str
+    operator: str
+    values: list[str] = Field(default_factory=list)
+
+
 class KubeDeployment(Record):
     name: str
     namespace: str | None = None
     kind: str = "Deployment"
     labels: dict[str, str] = Field(default_factory=dict)
-    selector: dict[str, str] = Field(default_factory=dict)
+    selector: dict[str, str] = Field(default_factory=dict, description="The pod selector's matchLabels.")
+    selector_expressions: list[KubeSelectorRequirement] = Field(
+        default_factory=list, description="The pod selector's matchExpressions, ANDed with its matchLabels."
+    )
     replicas: int | None = None
     ready_replicas: int = 0
     containers: list[KubeContainer] = Field(default_factory=list)
@@ -234,11 +259,11 @@ class KubePod(Record):
     phase: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     owner: str | None = Field(None, description="KIND/NAME of the controlling owner, e.g. ReplicaSet/api-5d9f")
-    containers: list[KubeContainerStatus] = Field(default_factory=list)
-
-    @property
-    def ready(self) -> bool:
-        return bool(self.containers) and all(c.ready for c in self.containers)
+    ready: bool = Field(False, description="The pod's Ready condition is True, as the kubelet reports it.")
+    terminating: bool = Field(False, description="Deletion requested (metadata.deletionTimestamp): on its way out.")
+    containers: list[KubeContainerStatus] = Field(
+        default_factory=list, description="The app containers' statuses (containerStatuses); init containers aside."
+    )
 
 
 class KubeConfigMap(Record):

@@ -274,6 +274,11 @@ class ReleaseConfig(_Frozen):
         default_factory=lambda: ["post-deploy-security-evidence", "post-deploy-runtime-evidence"],
         description="Post-deploy report-only evidence jobs (names or globs); skipped in deploy mode.",
     )
+    optional_release_jobs: list[str] = Field(
+        default_factory=list,
+        description="Deploy or remote-validation jobs (names or globs) a release may go without, e.g. a manual "
+        "production smoke test; every other job of those stages must have run and passed.",
+    )
     web_fast_jobs: list[str] = Field(
         default_factory=lambda: [
             "openapi-contract",
@@ -291,9 +296,12 @@ class ReleaseConfig(_Frozen):
     preflight: PreflightConfig = Field(
         default_factory=PreflightConfig, description="The local preflight: command checks and kind parity."
     )
+    # The defaults cover each of the policy's incident classes: runtime files, config keys (config/, deploy/),
+    # generated artifacts (api/, sdk/), tests and test helpers, schema and seed.
     watched_paths: list[str] = Field(
         default_factory=lambda: [
             "runtimes/",
+            "config/",
             "scripts/ci/",
             "api/",
             "sdk/",
@@ -301,6 +309,8 @@ class ReleaseConfig(_Frozen):
             "db_schema_v1.sql",
             "scripts/seed.sql",
             "frontend/e2e/",
+            "frontend/unit/",
+            "tests/",
         ],
         description="Paths (dir/ prefixes or globs) that must never be lost on release: runtime files, "
         "config, generated artifacts, tests.",
@@ -320,6 +330,11 @@ class ReleaseConfig(_Frozen):
     dockerfiles: dict[str, str] = Field(
         default_factory=dict,
         description="Runtime -> Dockerfile path, for runtimes not at runtimes/{runtime}/Dockerfile.",
+    )
+    runtime_containers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Runtime -> name of its own container in its pods, for runtimes whose container is not named "
+        "after the runtime; image conformance compares only that container (never sidecars or init containers).",
     )
 
     @field_validator("publish_job")
@@ -368,6 +383,9 @@ class ReleaseConfig(_Frozen):
     def dockerfile_for(self, runtime: str) -> str:
         return self.dockerfiles.get(runtime, f"runtimes/{runtime}/Dockerfile")
 
+    def container_for(self, runtime: str) -> str:
+        return self.runtime_containers.get(runtime, runtime)
+
     def pc_stage_for(self, job_name: str, gitlab_stage: str) -> str | None:
         """The pc-release stage a GitLab job belongs to, or None when its stage is not watched."""
         if job_name in self.job_stage_overrides:
@@ -388,6 +406,9 @@ class ReleaseConfig(_Frozen):
 
     def is_report_only_job(self, job_name: str) -> bool:
         return matches_any(job_name, self.report_only_jobs)
+
+    def is_optional_release_job(self, job_name: str) -> bool:
+        return matches_any(job_name, self.optional_release_jobs)
 
 
 DEFAULT_RELEASE_CONFIG = ReleaseConfig()

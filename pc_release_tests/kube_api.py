@@ -160,10 +160,61 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
 
 
 def pod_of(deployment: dict[str, Any], index: int = 0, *, ready: bool = True, digest: str = "0" * 64) -> dict[str, Any]:
-    """A running Pod of a Deployment manifest, as the kubelet reports it (imageID pinned to `digest`)."""
+    """A running Pod of a Deployment manifest, as the kubelet reports it (imageID pinned to `digest`).
+
+    Its init containers have run to completion (terminated, not ready, as the kubelet leaves them); its
+    conditions say whether it is Ready.
+    """
     name = deployment["metadata"]["name"]
     template = deployment["spec"]["template"]
     containers = template["spec"]["containers"]
+    init_containers = template["spec"].get("initContainers") or []
+    started = "2024-06-01T00:00:00Z"
+
+    def image_id(container: dict[str, Any]) -> str:
+        return f"{container['image'].split(':')[0]}@sha256:{digest}"
+
+    status: dict[str, Any] = {
+        "phase": "Running",
+        "conditions": [
+            {"type": kind, "status": "True" if ok else "False", "lastProbeTime": None, "lastTransitionTime": started}
+            for kind, ok in (
+                ("Initialized", True),
+                ("Ready", ready),
+                ("ContainersReady", ready),
+                ("PodScheduled", True),
+            )
+        ],
+        "containerStatuses": [
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": image_id(c),
+                "ready": ready,
+                "restartCount": 0,
+                "started": True,
+                "state": {"running": {"startedAt": started}},
+                "lastState": {},
+            }
+            for c in containers
+        ],
+    }
+    if init_containers:
+        status["initContainerStatuses"] = [
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": f"{c['image'].split(':')[0]}@sha256:{'1' * 64}",
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {
+                    "terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}
+                },
+                "lastState": {},
+            }
+            for c in init_containers
+        ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -180,21 +231,6 @@ def pod_of(deployment: dict[str, Any], index: int = 0, *, ready: bool = True, di
                 }
             ],
         },
-        "spec": {"containers": copy.deepcopy(containers)},
-        "status": {
-            "phase": "Running",
-            "containerStatuses": [
-                {
-                    "name": c["name"],
-                    "image": c["image"],
-                    "imageID": f"{c['image'].split(':')[0]}@sha256:{digest}",
-                    "ready": ready,
-                    "restartCount": 0,
-                    "started": True,
-                    "state": {"running": {"startedAt": "2024-06-01T00:00:00Z"}},
-                    "lastState": {},
-                }
-                for c in containers
-            ],
-        },
+        "spec": copy.deepcopy(template["spec"]),
+        "status": status,
     }

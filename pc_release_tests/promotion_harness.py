@@ -8,8 +8,10 @@ from pathlib import Path
 import dagster as dg
 
 from pc_release.definitions import build_definitions
+from pc_release.errors import GitLabError
 from pc_release.reporting import RunSummary, summarize_run
 from pc_release.resources.files import CANDIDATE_FILE, parse_env
+from pc_release.resources.gitlab import GitLabResource
 from pc_release.settings import Settings
 from pc_release_tests.gitworld import GitWorld
 
@@ -70,3 +72,14 @@ def promote(
 
 def release_pipelines(server, branch: str = "release/platform-control") -> list[dict]:
     return [p for p in server.pipelines() if p["ref"] == branch]
+
+
+class GitLabDownAtTrigger(GitLabResource):
+    """GitLab answers every read but fails the release pipeline's create call, after the branch was pushed."""
+
+    def create_release_pipeline(self, *args, **kwargs):
+        raise GitLabError("GitLab is down for maintenance (503)", rule="gitlab-unavailable")
+
+
+def gitlab_down_at_trigger(gitlab_url: str) -> GitLabDownAtTrigger:
+    return GitLabDownAtTrigger(url=gitlab_url, project=PROJECT, token=dg.EnvVar("PC_RELEASE_GITLAB_TOKEN"))

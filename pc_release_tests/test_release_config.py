@@ -338,3 +338,8 @@ def test_parse_runtime_matrix_errors(text: str, message: str) -> None:
     with pytest.raises(RuntimeMatrixError) as raised:
         parse_runtime_matrix(text)
     assert message in str(raised.value)
+
+
+def test_runtime_containers_name_a_runtimes_own_container() -> None:
+    config = load_release_config("runtime_containers: {api: server}")
+    assert (config.container_for("api"), config.container_for("web")) == ("server", "web")

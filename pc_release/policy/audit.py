@@ -7,6 +7,7 @@ every rule here only reads them, so each is table-tested without a repository.
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Literal
@@ -14,16 +15,17 @@ from typing import Literal
 import yaml
 from pydantic import Field
 
-from pc_release.models import CommitInfo, Record, Verdict
+from pc_release.models import CommitInfo, KeptCommits, Record, Verdict
 
 GUARD = "release_branch_guard"
 BEHIND = "release_behind_master"
 DEV_TEST = "dev_test_follow_up"
 RECORD = "release_matches_record"
 WATCHED = "watched_paths_match_master"
-AUDIT_RULES = (GUARD, BEHIND, DEV_TEST, RECORD, WATCHED)
+KEPT = "diverged_commits_on_master"
+AUDIT_RULES = (GUARD, BEHIND, DEV_TEST, RECORD, WATCHED, KEPT)
 
-_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".env", ".properties")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".env", ".properties")
 
 
 class LastPromotion(Record):
@@ -64,6 +66,8 @@ class DriftState(Record):
     watched_drift_count: int = 0
     last_promotion: LastPromotion | None = None
     dev_test_sha_on_master: bool | None = None
+    kept_refs: int = 0
+    kept_not_on_master: list[KeptCommits] = Field(default_factory=list)
     audited_at: datetime
 
 
@@ -116,9 +120,15 @@ def dev_test_deployed(kind: str, sha: str, *, release_branch: str, master_branch
     )
 
 
+def dev_test_tip(last: LastPromotion | None, release_sha: str | None) -> str | None:
+    """`release_sha` when the newest record says pc-release put it on the release branch as a dev-test deploy."""
+    if last is not None and last.kind == "dev-test" and release_sha is not None and last.sha == release_sha:
+        return release_sha
+    return None
+
+
 def _dev_test_on_tip(state: DriftState) -> bool:
-    last = state.last_promotion
-    return last is not None and last.kind == "dev-test" and state.release is not None and last.sha == state.release.sha
+    return dev_test_tip(state.last_promotion, state.release.sha if state.release else None) is not None
 
 
 def release_branch_guard(state: DriftState) -> Verdict:
@@ -320,6 +330,34 @@ def watched_paths_match_master(state: DriftState) -> Verdict:
     return Verdict(rule=WATCHED, ok=False, reason=reason, evidence=evidence)
 
 
+def diverged_commits_on_master(state: DriftState) -> Verdict:
+    """Commits a promotion moved the release branch off (an override, or the normal flow after a dev-test) stay
+    flagged until master has each of them, as the same commit or a cherry-pick of it."""
+    kept = state.kept_not_on_master
+    if not kept:
+        held = f"the {state.kept_refs} kept ref(s) hold nothing {state.master_branch} lacks" if state.kept_refs else ""
+        return Verdict(
+            rule=KEPT,
+            ok=True,
+            reason=f"no commit the release branch was moved off is missing from {state.master_branch}"
+            + (f": {held}" if held else ""),
+        )
+    commits = [describe_commit(c) for k in kept for c in k.commits]
+    listed = "; ".join(f"{k.ref}: {', '.join(c.sha for c in k.commits[:5])}" for k in kept[:5])
+    return Verdict(
+        rule=KEPT,
+        ok=False,
+        reason=f"{len(commits)} commit(s) that {state.release_branch} was moved off are not on "
+        f"{state.master_branch} ({listed}). They are kept under those refs: merge or cherry-pick them into "
+        f"{state.master_branch}; a dev-test SHA or release-only fix is released only through {state.master_branch}",
+        evidence={
+            "kept_refs": [k.ref for k in kept],
+            "commits_not_on_master": commits,
+            "count": len(commits),
+        },
+    )
+
+
 def audit_verdicts(state: DriftState, dev_test_max_age: timedelta) -> list[Verdict]:
     """Every drift rule, in AUDIT_RULES order."""
     return [
@@ -328,6 +366,7 @@ def audit_verdicts(state: DriftState, dev_test_max_age: timedelta) -> list[Verdi
         dev_test_follow_up(state, dev_test_max_age),
         release_matches_record(state),
         watched_paths_match_master(state),
+        diverged_commits_on_master(state),
     ]
 
 
@@ -344,9 +383,10 @@ def config_keys(text: str, path: str) -> set[str]:
             if line and not line.startswith("#") and "=" in line:
                 keys.add(line.split("=", 1)[0].strip())
         return keys
+    parse = {".json": json.loads, ".toml": tomllib.loads}.get(PurePosixPath(path).suffix, yaml.safe_load)
     try:
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
+        data = parse(text)
+    except (ValueError, yaml.YAMLError):  # tomllib.TOMLDecodeError and json's errors are ValueErrors
         return set()
     keys: set[str] = set()
 

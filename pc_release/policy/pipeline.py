@@ -23,6 +23,9 @@ STAGE_TITLES = {
     "remote_validation": "Remote validation (endpoints, observability, image conformance, smoke, cleanup)",
 }
 NOT_RUN_BY_PROFILE = "not run by profile/mode"
+# "Confirm deploy and remote validation jobs passed": every job of these stages must run, manual ones included,
+# unless `.pc-release.yaml` names it in optional_release_jobs.
+REQUIRED_STAGES = frozenset({"deployment", "remote_validation"})
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # When `.pc-release.yaml` does not map a GitLab stage, its name decides; first match wins, so the more
@@ -163,14 +166,21 @@ def stage_for_job(config: ReleaseConfig, job_name: str, gitlab_stage: str) -> st
     return None
 
 
-def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobState:
-    """What one GitLab job status means for its stage; unknown statuses count as still running."""
+def job_state(status: str, allow_failure: bool, pipeline_terminal: bool, required: bool = False) -> JobState:
+    """What one GitLab job status means for its stage; unknown statuses count as still running.
+
+    A manual job the release requires waits for its action even when GitLab calls it optional (a job-level
+    `when: manual` is allowed to fail) or has finished the pipeline without it: it has not run, so it has not
+    passed.
+    """
     if status == "success":
         return "passed"
     if status in ("failed", "canceled") and allow_failure:
         return "warning"
     if status in ("failed", "canceled", "skipped"):
         return status  # type: ignore[return-value]
+    if status == "manual" and required:
+        return "manual"
     if status == "manual" and allow_failure:
         return "ignored"  # an optional manual action never holds a pipeline up
     if pipeline_terminal:
@@ -183,15 +193,16 @@ def job_state(status: str, allow_failure: bool, pipeline_terminal: bool) -> JobS
 
 
 def latest_attempts(jobs: Sequence[JobInfo]) -> list[tuple[JobInfo, list[JobInfo]]]:
-    """Each job's latest attempt with its earlier (retried) attempts, in pipeline order."""
-    earlier: dict[str, list[JobInfo]] = {}
-    latest: list[JobInfo] = []
+    """Each job's latest attempt with its earlier attempts, in pipeline order.
+
+    GitLab's REST jobs carry no `retried` flag: the attempts of a job share its name in the pipeline, and a retry
+    is a new job with a higher id, so the highest id is the latest attempt.
+    """
+    attempts: dict[str, list[JobInfo]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
-        if job.retried:
-            earlier.setdefault(job.name, []).append(job)
-        else:
-            latest.append(job)
-    return [(job, [j for j in earlier.get(job.name, []) if j.id < job.id]) for job in latest]
+        attempts.setdefault(job.name, []).append(job)
+    latest = sorted(attempts.values(), key=lambda tries: tries[-1].id)
+    return [(tries[-1], tries[:-1]) for tries in latest]
 
 
 def runtime_plan(config: ReleaseConfig, runtimes: Sequence[str], profile: str) -> RuntimePlan:
@@ -289,6 +300,13 @@ def owning_layer_hint(config: ReleaseConfig, job_name: str, stage: str | None, r
     return fallback.get(stage or "", "Fix the failure at its owning layer on master, then promote the new SHA.")
 
 
+def manual_action_hint(job_name: str, web_url: str) -> str:
+    return (
+        f"{job_name} is a manual job that has not run: the release waits for it to be run ({web_url}); if a "
+        "release may go without it, name it in optional_release_jobs in .pc-release.yaml."
+    )
+
+
 def missing_artifact_hint(config: ReleaseConfig) -> str:
     return (
         f"Missing runtime artifact: update the runtime matrix ({config.runtime_matrix}), the publish job graph "
@@ -309,8 +327,14 @@ def stage_outcome(
     """What one stage's jobs (latest attempts, with earlier ones) add up to."""
     rows = []
     for job, earlier in jobs:
-        state = job_state(job.status, job.allow_failure, pipeline_terminal)
+        required = stage in REQUIRED_STAGES and not config.is_optional_release_job(job.name)
+        state = job_state(job.status, job.allow_failure, pipeline_terminal, required)
         expected, why_not = expected_by_profile(config, job.name, mode, profile)
+        hint = None
+        if state == "failed":
+            hint = owning_layer_hint(config, job.name, stage, runtimes)
+        elif required and state == "manual":
+            hint = manual_action_hint(job.name, job.web_url)
         rows.append(
             JobRow(
                 id=job.id,
@@ -325,7 +349,7 @@ def stage_outcome(
                 duration=job.duration,
                 earlier_attempts=[f"#{e.id} {e.status}" for e in earlier],
                 outside_profile=None if expected else why_not,
-                hint=owning_layer_hint(config, job.name, stage, runtimes) if state == "failed" else None,
+                hint=hint,
             )
         )
     not_run, missing = _left_out(stage, rows, config=config, runtimes=runtimes, mode=mode, profile=profile)
@@ -426,6 +450,19 @@ def pipeline_stages(
     ]
 
 
+def awaiting_manual_action(pipeline_status: str, stages: Sequence[StageOutcome]) -> list[str]:
+    """Required manual jobs a green pipeline still waits for: GitLab calls the pipeline done, the release is not.
+
+    GitLab finishes a pipeline as `success` while optional manual jobs have not run; running one later reopens
+    the pipeline, so a release that needs them is followed until they ran.
+    """
+    if pipeline_status != "success":
+        return []
+    return [
+        row.name for stage in stages if stage.stage in REQUIRED_STAGES for row in stage.jobs if row.state == "manual"
+    ]
+
+
 # --- gates over stages ---------------------------------------------------------------------------------
 
 
@@ -496,28 +533,23 @@ def runtimes_have_publish_jobs(
     )
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """A dotenv report (KEY=VALUE per line, optional quotes, `export ` allowed, comments ignored)."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+def runtime_digests_present(
+    config: ReleaseConfig,
+    plan: RuntimePlan,
+    digests: Mapping[str, str | None],
+    unreadable: Mapping[str, str] | None = None,
+) -> Verdict:
+    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in.
 
-
-def runtime_digests_present(config: ReleaseConfig, plan: RuntimePlan, digests: Mapping[str, str | None]) -> Verdict:
-    """Every runtime the pipeline publishes reported a `sha256:` digest for the fan-in."""
+    `unreadable`: runtime -> why its publish job's digest artifact could not be read (absent, not dotenv).
+    """
     problems = []
     for runtime in plan.expected:
         value = digests.get(runtime)
         variable = config.digest_variable_for(runtime)
-        if not value:
+        if unreadable and runtime in unreadable:
+            problems.append(f"{runtime} ({unreadable[runtime]})")
+        elif not value:
             problems.append(f"{runtime} ({variable} not found in {config.digest_artifact})")
         elif not DIGEST.fullmatch(value):
             problems.append(f"{runtime} ({variable}={value!r} is not a sha256: digest)")
@@ -542,26 +574,45 @@ def runtime_digests_present(config: ReleaseConfig, plan: RuntimePlan, digests: M
 
 
 class RunningRuntime(Record):
-    """What the cluster runs for one runtime: its workload, whether the rollout finished, the pods' image IDs."""
+    """What the cluster runs for one runtime: its workload, whether the rollout finished, and the image ID of
+    the runtime's own container in each of its live (not terminating) pods."""
 
     runtime: str
     workload: str | None
+    container: str = Field(description="The runtime's own container in its pods (release config runtime_containers).")
     rollout_complete: bool
     rollout_detail: str = ""
     image_ids: list[str] = Field(default_factory=list)
+    pods_without_container: list[str] = Field(
+        default_factory=list, description="Live pods of the workload with no container of that name."
+    )
+
+
+# `repo@sha256:...` (containerd, CRI-O) or `docker-pullable://repo@sha256:...` (dockershim): a registry digest.
+_REGISTRY_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
 
 
 def running_digest(image_id: str) -> str | None:
-    """The sha256 digest inside a pod's imageID (`docker-pullable://repo@sha256:...`, `repo@sha256:...`)."""
-    found = DIGEST.search(image_id)
-    return found.group(0) if found else None
+    """The registry (manifest) digest a container's imageID names, or None when it names none.
+
+    A bare `sha256:...` (or `docker://sha256:...`) is the local image ID, the digest of the image config: a
+    runtime reports it for images it did not pull by a registry reference (e.g. `kind load`), and it is never
+    equal to the manifest digest a publish job reports, so it proves neither a match nor a mismatch.
+    """
+    found = _REGISTRY_DIGEST.search(image_id)
+    return found.group(1) if found else None
 
 
 def runtime_image_conformance(
     expected: Mapping[str, str | None], running: Mapping[str, RunningRuntime], context: str
 ) -> Verdict:
-    """Every released runtime runs exactly its fan-in digest, and its rollout finished."""
+    """Every released runtime's own container runs exactly its fan-in digest, and its rollout finished.
+
+    An image ID that is not a registry digest cannot be compared: it is reported as "cannot verify" (a
+    warning), never as a mismatch.
+    """
     problems: list[str] = []
+    unverified: list[str] = []
     evidence: dict[str, str | int | bool | list[str]] = {"kube_context": context}
     rows = []
     for runtime, digest in expected.items():
@@ -572,23 +623,45 @@ def runtime_image_conformance(
         if seen is None or seen.workload is None:
             problems.append(f"{runtime}: no workload found in the cluster (expected {digest})")
             continue
-        digests = sorted({running_digest(i) or i for i in seen.image_ids})
-        rows.append(f"{runtime}: expected {digest}, running {', '.join(digests) or 'no pods'}")
+        digests = sorted({d for i in seen.image_ids if (d := running_digest(i))})
+        image_only = sorted({i for i in seen.image_ids if i and not running_digest(i)})
+        running_text = ", ".join([*digests, *image_only]) or "no pods"
+        rows.append(f"{runtime} (container {seen.container}): expected {digest}, running {running_text}")
         if not seen.rollout_complete:
             problems.append(f"{runtime}: rollout of {seen.workload} not finished ({seen.rollout_detail})")
-        if not digests:
-            problems.append(f"{runtime}: no running pod reports an image ID (expected {digest})")
-        elif digests != [digest]:
-            wrong = [d for d in digests if d != digest]
+        if seen.pods_without_container:
+            problems.append(
+                f"{runtime}: pod(s) {', '.join(seen.pods_without_container)} of {seen.workload} have no container "
+                f"named {seen.container!r} (name the runtime's container in .pc-release.yaml runtime_containers)"
+            )
+        wrong = [d for d in digests if d != digest]
+        if wrong:
             problems.append(f"{runtime}: expected {digest}, running {', '.join(wrong)}")
+        if image_only:
+            unverified.append(
+                f"{runtime}: cannot verify, the pods report image ID {', '.join(image_only)}, not a registry digest"
+            )
+        if not digests and not image_only and not seen.pods_without_container:
+            problems.append(f"{runtime}: no running pod reports an image ID (expected {digest})")
     evidence["runtimes"] = rows
+    if unverified:
+        evidence["cannot_verify"] = unverified
     if problems:
         evidence["problems"] = problems
         return Verdict(
             rule="runtime_image_conformance",
             ok=False,
-            reason="; ".join(problems)
+            reason="; ".join(problems + unverified)
             + ". Check the deploy manifests' image pins and annotations and the rollout; fix on master.",
+            evidence=evidence,
+        )
+    if unverified:
+        return Verdict(
+            rule="runtime_image_conformance",
+            ok=True,
+            warning=True,
+            reason="; ".join(unverified)
+            + ". Deploy images by registry reference (pinned @sha256) so the kubelet reports their digest.",
             evidence=evidence,
         )
     return Verdict(

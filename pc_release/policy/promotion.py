@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from pc_release.errors import InvalidInput
@@ -15,6 +16,9 @@ _HEXISH = re.compile(r"[0-9a-fA-F]{4,39}")
 _ALNUM40 = re.compile(r"[0-9A-Za-z]{40}")
 # git check-ref-format forbids these anywhere in a ref name.
 _FORBIDDEN_REF_PARTS = ("..", "@{", "\\", " ", "~", "^", ":", "?", "*", "[", "//")
+
+# The namespace of refs pc-release owns: the commits it moved the release branch off, kept reachable.
+KEPT_REFS = "refs/pc-release/diverged"
 
 MODES = ("full", "deploy")
 PROFILES = ("standard", "web-fast")
@@ -134,23 +138,45 @@ def reachable_from_master(sha: str, on_master: bool, request: PromotionRequest) 
     )
 
 
+def kept_ref_name(sha: str, at: datetime) -> str:
+    """The ref under which pc-release keeps the commits it moves the release branch off: one per kept tip."""
+    return f"{KEPT_REFS}/{at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{sha}"
+
+
 def release_branch_divergence(
-    release_only: Sequence[CommitInfo], request: PromotionRequest, release_branch: str
+    release_only: Sequence[CommitInfo],
+    request: PromotionRequest,
+    release_branch: str,
+    dev_test_tip: str | None = None,
 ) -> Verdict:
-    """Commits only on the release branch must be merged back to master, never dropped silently."""
+    """Commits only on the release branch must be merged back to master, never dropped silently.
+
+    `dev_test_tip` is the release tip when pc-release's newest record says a dev-test deploy put it there: the
+    policy's normal flow follows a dev-test, so the promotion may move off it (keeping its commits under a ref)."""
     evidence: dict[str, str | int | bool | list[str]] = {
-        "release_only_commits": [f"{c.sha[:12]} {c.author}: {c.subject}" for c in release_only]
+        "release_only_commits": [f"{c.sha} {c.author}: {c.subject}" for c in release_only]
     }
     if not release_only:
         return Verdict(rule="release_branch_guard", ok=True, reason=f"{release_branch} has no release-only commits")
     count = len(release_only)
+    kept = f"moving off them keeps them under {KEPT_REFS}/, and the drift audit flags each until master has it"
+    if dev_test_tip is not None:
+        return Verdict(
+            rule="release_branch_guard",
+            ok=True,
+            warning=True,
+            reason=f"{release_branch} has {count} commit(s) not on master, all from the recorded dev-test deploy of "
+            f"{dev_test_tip}: the normal flow follows a dev-test, so {kept}",
+            evidence=evidence | {"dev_test_sha": dev_test_tip},
+        )
     if request.allow_divergence:
         return Verdict(
             rule="release_branch_guard",
             ok=True,
             warning=True,
             reason=f"{release_branch} has {count} commit(s) not on master; override in force "
-            "(PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true): merge them back to master after the incident",
+            "(PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true): merge them back to master after the incident; "
+            f"{kept}",
             evidence=evidence,
         )
     return Verdict(

@@ -3,6 +3,7 @@ the release branch moves. Facts in (records from pc_release.readiness), one verd
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pc_release.models import Verdict
@@ -30,7 +31,8 @@ READINESS_CHECKS: dict[str, str] = {
     "runtime_publish_jobs": "Every runtime in the runtime matrix has its publish job in the release pipeline, or an "
     f"intentional filter in .pc-release.yaml publish_filters. Fix: {RUNTIME_FIX}.",
     "runtime_digest_fan_in": "Every published runtime's publish job reports its digest snippet as a dotenv artifact "
-    f"and the digest fan-in job receives it. Fix: {RUNTIME_FIX}.",
+    "that `artifacts:paths` also lists (GitLab serves only those for download, and pc-release reads the digest "
+    f"from there), and the digest fan-in job receives it. Fix: {RUNTIME_FIX}.",
     "oci_labels": "Each runtime Dockerfile's final stage sets org.opencontainers.image.version, .revision and "
     ".created (from ARGs, or literals with created in RFC 3339). Fix the runtime Dockerfile/build path, not the "
     "publish check.",
@@ -170,6 +172,22 @@ def _receives(facts: PublishFacts, fan_in: str, publish: str) -> bool:
     return facts.stages.index(sender.stage) < facts.stages.index(receiver.stage)
 
 
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """An `artifacts:paths` glob as the runner matches it: `**` crosses directories, `*` and `?` do not."""
+    pattern = pattern.removeprefix("./").strip("/")
+    if pattern in ("", "."):
+        return re.compile(".*")  # the whole project directory
+    parts = re.split(r"(\*\*/?|\*|\?)", pattern)
+    wildcard = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    body = "".join(wildcard.get(part, re.escape(part)) for part in parts)
+    return re.compile(rf"{body}(?:/.*)?")  # a matching directory brings everything under it
+
+
+def _in_artifact_paths(path: str, patterns: Sequence[str]) -> bool:
+    """Whether the job's artifact archive holds `path` (relative to the project directory)."""
+    return any(_glob_regex(pattern).fullmatch(path) for pattern in patterns)
+
+
 def _runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
     rule = "runtime_digest_fan_in"
     if facts.status == "not_applicable":
@@ -203,6 +221,12 @@ def _runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
                 f"so {variable} never reaches the fan-in"
             )
             continue
+        if not _in_artifact_paths(facts.digest_artifact, publish.artifact_paths):
+            problems.append(
+                f"{publish.name} ({publish.location}) reports {facts.digest_artifact} as a dotenv report only: "
+                f"GitLab serves it for download only when `artifacts:paths` lists it too, so pc-release cannot read "
+                f"{variable} from {publish.name}; add {facts.digest_artifact} to its artifacts:paths"
+            )
         for fan_in in filter(None, map(facts.job, facts.fan_in_jobs)):
             if not _receives(facts, fan_in.name, publish.name):
                 via = (

@@ -5,7 +5,8 @@ failure says which of the three it is, and why:
 
 - `environment_drift`: the check could not run meaningfully here (browser missing, cluster unreachable,
   connection refused, ...): its output or a test's error matches one of the repository's configured
-  drift signatures, the check's program could not be started, or the check ran out of time;
+  drift signatures, the check's program could not be started, the check ran out of time, or its report
+  covers only one shard of the suite (`--shard`: the other shards did not run here);
 - `release_blocker`: a test failed on every attempt for a reason no drift signature explains, or the check
   failed without any explanation at all (a human has to look before it may be called noise);
 - `local_instability`: flaky by the test tool's own rule: some attempts of a test failed and a retry passed.
@@ -129,6 +130,15 @@ def _judge_report(report: SuiteReport, signatures: list[str]) -> Judgement | Non
             classification="release_blocker",
             reason=f"the suite reported {len(report.errors)} error(s) outside any test: "
             f"{one_line(report.errors[0], 160)}",
+        )
+    if report.shard:
+        # `--shard` ran one slice of the suite: the rest never ran here, so the suite has not passed.
+        return Judgement(
+            passed=False,
+            classification="environment_drift",
+            reason=f"the report covers shard {report.shard} of the suite only; the other shards did not run here, "
+            "so the full e2e suite has not passed (run it without --shard)",
+            evidence={"report_shard": report.shard},
         )
     if flaky:
         return Judgement(

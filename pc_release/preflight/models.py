@@ -51,6 +51,9 @@ class SuiteReport(Record):
         default_factory=dict, description="The totals the report itself states (Playwright stats, JUnit attributes)."
     )
     tool_version: str | None = None
+    shard: str | None = Field(
+        None, description='"current/total" when the run covered one shard of the suite (Playwright config.shard).'
+    )
 
     @property
     def counts(self) -> dict[str, int]:

@@ -88,13 +88,34 @@ def parse_playwright_json(text: str, repo_root: str | None = None) -> SuiteRepor
         duration_seconds=round(duration_ms / 1000, 3) if isinstance(duration_ms, int | float) else None,
         declared=declared,
         tool_version=config.get("version"),
+        shard=_shard(config.get("shard")),
     )
+
+
+def _shard(shard: Any) -> str | None:
+    """`--shard=current/total` as the report's config records it; null (or total 1) means the whole suite."""
+    if not isinstance(shard, dict) or not isinstance(shard.get("total"), int) or shard["total"] <= 1:
+        return None
+    return f"{shard.get('current')}/{shard['total']}"
 
 
 def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("message") or error.get("value") or error.get("stack") or "")
     return str(error)
+
+
+def playwright_outcome(expected_status: str, statuses: list[Any]) -> str:
+    """Playwright's TestCase outcome (calculateTestOutcome in packages/playwright/src/isomorphic/): attempts
+    cut short (interrupted, ignored) do not count; an attempt is good when it ends as the test expects
+    (`expectedStatus`, "failed" under test.fail()); no counted attempt or only skips is "skipped"."""
+    completed = [s for s in statuses if s not in ("interrupted", "ignored")]
+    if all(s == "skipped" for s in completed):
+        return "skipped"
+    good = [s for s in completed if s == expected_status]
+    if not good:
+        return "unexpected"
+    return "expected" if len(good) == len(completed) else "flaky"
 
 
 def _playwright_case(
@@ -105,10 +126,10 @@ def _playwright_case(
     if status in _PLAYWRIGHT_OUTCOMES:
         outcome = _PLAYWRIGHT_OUTCOMES[status]
     else:
-        # Reports without a test-level status: apply Playwright's rule to the attempts themselves.
-        passed = [r for r in results if r.get("status") == "passed"]
-        failed = [r for r in results if r.get("status") in ("failed", "timedOut", "interrupted")]
-        outcome = "flaky" if passed and failed else "failed" if failed else "skipped" if not passed else "passed"
+        # Reports without a test-level status: Playwright's own rule applied to the attempts.
+        outcome = _PLAYWRIGHT_OUTCOMES[
+            playwright_outcome(test.get("expectedStatus") or "passed", [r.get("status") for r in results])
+        ]
     messages: list[str] = []
     for result in results:
         if result.get("status") == "passed":

@@ -16,7 +16,7 @@ from pc_release.models import PreflightCheck, PreflightReport, PreflightTest, Pr
 from pc_release.policy.preflight import preflight_not_configured, summarize_preflight
 from pc_release.preflight.classify import Judgement, judge_command, one_line
 from pc_release.preflight.models import CaseOutcome, CommandResult, ParityResult, SuiteReport
-from pc_release.preflight.parity import Facts, compare, live_facts, load_overlay, overlay_facts
+from pc_release.preflight.parity import Facts, RendererMissing, compare, live_facts, load_overlay, overlay_facts
 from pc_release.preflight.reports import ReportError, parse_report
 from pc_release.release_config import (
     RELEASE_CONFIG_PATH,
@@ -209,6 +209,14 @@ def kind_parity_check(config: KindParityConfig, read_file: ReadFile, live: LiveC
     try:
         kind_overlay = load_overlay(read_file, config.kind_overlay)
         platform_overlay = load_overlay(read_file, config.platform_overlay)
+    except RendererMissing as err:
+        # kubectl is missing on this machine: that says nothing about the overlays themselves.
+        return done(
+            status="failed",
+            classification="environment_drift",
+            reason=one_line(err.detail),
+            evidence={"error_rule": err.rule},
+        )
     except PcReleaseError as err:
         return done(status="failed", classification="release_blocker", reason=one_line(err.detail))
     platform = overlay_facts(platform_overlay)

@@ -86,7 +86,7 @@ def evaluate(inputs: ReadinessInputs) -> ReadinessReport:
             remotes, dev_test=source.request.dev_test, master_branch=inputs.master_branch
         ),
     ]
-    return ReadinessReport(sha=source.sha, released_sha=source.release_sha, verdicts=verdicts)
+    return ReadinessReport(sha=source.sha, released_sha=source.previous_release_sha, verdicts=verdicts)
 
 
 def label_findings(tree: TreeAtSha, config: ReleaseConfig, profile: str, facts: PublishFacts) -> RuntimeFindings:
@@ -120,7 +120,7 @@ def codegen_outcome(commands: CommandRunnerResource, repo: Path, sha: str, confi
 
 def _released_files(inputs: ReadinessInputs, config: ReleaseConfig) -> tuple[SqlFile | None, SqlFile | None, str]:
     """(released schema, released seed, how the released database is described)."""
-    released_sha = inputs.source.release_sha
+    released_sha = inputs.source.previous_release_sha
     if released_sha is None:
         return None, None, "no released SHA (first release)"
     released = TreeAtSha(inputs.repo, released_sha)

@@ -29,6 +29,8 @@ class CiJobFacts(Record):
     stage: str
     when: str = "on_success"
     dotenv_reports: list[str] = Field(default_factory=list)
+    # `artifacts:paths`: the files GitLab keeps for download (a dotenv report is not among them unless listed).
+    artifact_paths: list[str] = Field(default_factory=list)
     # Jobs whose artifacts (dotenv reports included) this job receives; None: every job of an earlier stage.
     receives_from: list[str] | None = None
     location: str = ""

@@ -3,7 +3,9 @@ left behind, twice, and to a fresh one.
 
 The server is either one pc-release starts itself (Debian's initdb/pg_ctl in a temp dir, 127.0.0.1 only,
 password auth, run as an unprivileged user when we are root since initdb refuses root) or an existing server
-given by URL. Each scenario gets its own scratch database, dropped afterwards.
+given by URL. Each scenario gets its own scratch database, dropped afterwards. The temp dir is named after the
+process that started the server, so that the next server started removes those of processes killed before they
+could stop theirs, stopping a postmaster still running there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import psycopg2
 import psycopg2.extensions
 
 from pc_release.errors import ConfigurationError, redact
+from pc_release.processes import ProcessId
 from pc_release.readiness.models import (
     CANDIDATE_SCHEMA,
     CANDIDATE_SCHEMA_AGAIN,
@@ -40,6 +43,7 @@ POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 # A deploy that hangs is a failure too; these keep one bad statement from stalling the promotion.
 _SESSION_OPTIONS = "-c statement_timeout=60000 -c lock_timeout=10000"
 _UNPRIVILEGED_USERS = ("postgres", "nobody")
+_ROOT_PREFIX = "pc-release-postgres-"
 
 
 def find_postgres_bin() -> Path:
@@ -106,18 +110,12 @@ class PostgresServer:
         self.stop()
 
     def _run(self, *command: str) -> subprocess.CompletedProcess[str]:
-        user = _unprivileged_user()
-        identity: dict[str, Any] = {}
-        if user is not None:
-            identity = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
-        return subprocess.run(
-            list(command), cwd=self._root, env=env, capture_output=True, text=True, check=False, **identity
-        )
+        return _run_as_server_user(self._root, *command)
 
     def start(self) -> None:
         bin_dir = self.bin_dir or find_postgres_bin()
-        self._root = Path(tempfile.mkdtemp(prefix="pc-release-postgres-"))
+        _remove_abandoned(bin_dir)
+        self._root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{ProcessId.current().tag}-"))
         user = _unprivileged_user()
         password_file = self._root / "password"
         password_file.write_text(self._password)
@@ -172,6 +170,29 @@ class PostgresServer:
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+
+
+def _run_as_server_user(cwd: Path | None, *command: str) -> subprocess.CompletedProcess[str]:
+    user = _unprivileged_user()
+    identity: dict[str, Any] = {}
+    if user is not None:
+        identity = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
+    return subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, check=False, **identity)
+
+
+def _remove_abandoned(bin_dir: Path) -> None:
+    """Servers whose process was killed before stopping them: stop the postmaster still serving there, remove
+    the directory (the data and, when initdb was interrupted, the password file)."""
+    for root in Path(tempfile.gettempdir()).glob(f"{_ROOT_PREFIX}*"):
+        owner = ProcessId.from_tag(root.name.removeprefix(_ROOT_PREFIX))
+        if owner is None or owner.running():
+            continue
+        with suppress(OSError):  # another user's: not ours to clean
+            if (root / "data" / "postmaster.pid").exists():
+                _run_as_server_user(root, str(bin_dir / "pg_ctl"), "--pgdata", str(root / "data"),
+                                    "--mode=immediate", "--wait", "--silent", "stop")  # fmt: skip
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @contextmanager

@@ -101,6 +101,7 @@ def publish_facts(read: Reader, config: ReleaseConfig, scope: Mapping[str, str],
             stage=job.stage,
             when=job.when,
             dotenv_reports=[path.removeprefix("./") for path in job.dotenv_reports],
+            artifact_paths=[path.removeprefix("./") for path in job.artifact_paths],
             receives_from=None if job.dependencies is None else list(job.dependencies),
             location=job_location(texts, job.name),
         )

@@ -1,7 +1,9 @@
 """CommandRunnerResource: runs preflight commands in throwaway git worktrees of the promoted SHA.
 
-Each command sees exactly the promoted commit (never the operator's working tree), in its own process group
-so a timeout stops everything it started, with an environment that never carries the GitLab token.
+Each command sees exactly the promoted commit (never the operator's working tree), with an environment that
+never carries the GitLab token. Whatever it starts is killed when it ends or times out, and when pc-release
+itself dies (pc_release.processes). Worktrees live in a directory pc-release owns, one subdirectory per
+process named after it, so that a later run removes those of a process killed before it could.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import posixpath
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -21,8 +24,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pc_release.errors import GitOperationError, InvalidInput, redact
+from pc_release import processes
+from pc_release.errors import ConfigurationError, GitOperationError, InvalidInput, redact
 from pc_release.preflight.models import CommandResult
+from pc_release.processes import ProcessId
 from pc_release.resources.gitlab import TOKEN_ENV_VAR
 
 # `git worktree add/remove` edit the clone's shared worktree list; one at a time keeps that list consistent.
@@ -61,16 +66,22 @@ class CommandRunnerResource(dg.ConfigurableResource):
         default_factory=dict,
         description="Variables added to every check's environment, e.g. PC_RELEASE_NODE_MODULES.",
     )
-    work_dir: str | None = Field(None, description="Parent of the temporary worktrees; default the system temp dir.")
+    work_dir: str | None = Field(
+        None,
+        description="The directory of the temporary worktrees, pc-release's alone; "
+        "default <temp dir>/pc-release-worktrees-<uid>.",
+    )
     output_limit_bytes: int = Field(2_000_000, gt=0, description="Output kept per command (the end of it).")
 
     @contextmanager
     def worktree(self, repo_path: str | Path, sha: str) -> Iterator[Path]:
         """A detached worktree of `sha` from the clone at `repo_path`, removed (with anything written) on exit."""
         repo = Path(repo_path)
-        parent = Path(tempfile.mkdtemp(prefix="pc-preflight-", dir=self.work_dir))
-        path = parent / sha[:12]
+        owned = self._owned_dir()
         with _WORKTREE_LOCK:
+            _remove_abandoned(owned, repo)
+            parent = Path(tempfile.mkdtemp(prefix=f"{ProcessId.current().tag}-", dir=owned))
+            path = parent / sha[:12]
             added = subprocess.run(
                 ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(path), sha],
                 capture_output=True,
@@ -89,9 +100,18 @@ class CommandRunnerResource(dg.ConfigurableResource):
                 shutil.rmtree(parent, ignore_errors=True)
                 subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
 
+    def _owned_dir(self) -> Path:
+        owned = Path(self.work_dir or Path(tempfile.gettempdir()) / f"pc-release-worktrees-{os.getuid()}")
+        owned.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Under a shared temp dir someone else could have made it first, to read or plant worktrees.
+        info = owned.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise ConfigurationError(f"{owned} is not a directory of this user's", rule="preflight-worktree")
+        return owned
+
     def run(self, command: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float) -> CommandResult:
         """Run `command` from `cwd`; stdout and stderr go to one file so a chatty child can never block on a pipe."""
-        environment = child_environment({**self.env, **env})
+        environment, mark = processes.marked(child_environment({**self.env, **env}))
         token = os.environ.get(TOKEN_ENV_VAR)
         with tempfile.TemporaryFile(mode="w+b") as log:
             started = time.monotonic()
@@ -120,8 +140,10 @@ class CommandRunnerResource(dg.ConfigurableResource):
                 timed_out = True
                 exit_code = self._stop(process)
             finally:
-                # Whatever the command left running (web servers, browsers) goes with it.
+                # Whatever the command left running goes with it: its process group, and what left the group
+                # (Playwright starts the browser and the web server in sessions of their own).
                 _signal_group(process.pid, signal.SIGKILL)
+                processes.kill_marked(mark)
             duration = time.monotonic() - started
             log.seek(0, os.SEEK_END)
             size = log.tell()
@@ -169,6 +191,31 @@ class CommandRunnerResource(dg.ConfigurableResource):
                 name: path.read_text(errors="replace") if path.is_file() else None for name, path in targets.items()
             }
             return result.model_copy(update={"cwd": cwd, "workdir": str(root), "files": files})
+
+
+def _remove_abandoned(owned: Path, repo: Path) -> None:
+    """Remove the worktrees of processes that are gone (killed before their `finally` ran), and unregister them."""
+    for parent in owned.iterdir():
+        owner = ProcessId.from_tag(parent.name)
+        if owner is None or owner.running():
+            continue
+        # Another run may be removing the same leftovers at the same time: whatever is already gone is fine.
+        with suppress(OSError):
+            for tree in parent.iterdir():
+                _unregister(tree)
+        shutil.rmtree(parent, ignore_errors=True)
+    subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
+
+
+def _unregister(tree: Path) -> None:
+    # A worktree's .git file names its clone: "gitdir: <clone>/.git/worktrees/<name>". A worktree killed while
+    # `git worktree add` ran is still locked ("initializing"), hence the second --force.
+    with suppress(OSError, IndexError):
+        common = Path((tree / ".git").read_text().removeprefix("gitdir:").strip()).parents[1]
+        subprocess.run(
+            ["git", "--git-dir", str(common), "worktree", "remove", "--force", "--force", str(tree)],
+            capture_output=True,
+        )
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -18,6 +18,7 @@ import dagster as dg
 
 from pc_release.errors import InvalidInput, PromotionBlocked
 from pc_release.models import ReleaseCandidate
+from pc_release.processes import ProcessId
 
 CANDIDATE_FILE = "platform-control-release-candidate.env"
 LOCK_FILE = ".promotion.lock"
@@ -61,26 +62,24 @@ def parse_env(text: str) -> dict[str, str]:
     return values
 
 
-def _run_process() -> int:
+def _run_process() -> ProcessId:
     """The process running the whole promotion. Dagster's multiprocess executor (runs launched from the UI,
     a sensor or the queue) runs each step in a child of it that exits with the step; the lock outlives
     source_commit's step, so it names that parent."""
     parent = multiprocessing.parent_process()
-    return parent.pid if parent is not None else os.getpid()
+    return (ProcessId.of(parent.pid) if parent is not None else None) or ProcessId.current()
 
 
 def _process_gone(holder: dict) -> bool:
-    """True only for a holder that ran on this host and whose process no longer exists."""
-    pid = holder.get("pid")
-    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+    """True only for a holder that ran on this host and whose process no longer runs: no process has its pid,
+    or the one that has it started at another time (the pid was handed on), or the host rebooted since."""
+    if holder.get("host") != socket.gethostname():
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, under another user
-    return False
+        process = ProcessId(pid=int(holder["pid"]), start=int(holder["start"]), boot=str(holder["boot"]))
+    except (KeyError, TypeError, ValueError):
+        return False  # not a lock this version wrote: its run's status decides
+    return not process.running()
 
 
 class ReleaseFilesResource(dg.ConfigurableResource):
@@ -128,8 +127,9 @@ class ReleaseFilesResource(dg.ConfigurableResource):
 
         A lock left by a run that has finished (failed, or killed and marked so) is taken over, and so is
         one whose process on this host is gone: a promotion killed with SIGKILL never records its end, and
-        its lock must not refuse every re-run for ever. A lock held by a live run refuses this one, naming
-        that run. Returns the id of a holder taken over while still recorded as in progress, if any.
+        its lock must not refuse every re-run for ever, even once its pid belongs to another process. A lock
+        held by a live run refuses this one, naming that run. Returns the id of a holder taken over while
+        still recorded as in progress, if any.
         """
         abandoned = None
         with self._lock_guard() as lock:
@@ -144,10 +144,13 @@ class ReleaseFilesResource(dg.ConfigurableResource):
                             rule="promotion-in-progress",
                         )
                     abandoned = holder_run
+            process = _run_process()
             record = {
                 "run_id": run_id,
                 "sha": sha,
-                "pid": _run_process(),
+                "pid": process.pid,
+                "start": process.start,
+                "boot": process.boot,
                 "host": socket.gethostname(),
                 "since": datetime.now(UTC).isoformat(timespec="seconds"),
             }

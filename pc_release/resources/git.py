@@ -12,7 +12,7 @@ from pydantic import PrivateAttr
 
 from pc_release.errors import GitOperationError, InvalidInput, LeaseLost
 from pc_release.models import CommitInfo
-from pc_release.policy.promotion import FULL_SHA, validate_ref
+from pc_release.policy.promotion import FULL_SHA, KEPT_REFS, validate_ref
 
 _LOG_FORMAT = "%H%x1f%an%x1f%cI%x1f%s"
 
@@ -167,6 +167,37 @@ class GitClone:
                 "someone pushed; re-run after checking what is there",
             )
         raise GitOperationError(f"git push to {self.release_branch} failed: {err.strip() or out.strip()}")
+
+    # Kept commits: what a promotion moves the release branch off stays reachable under refs pc-release owns
+    # (KEPT_REFS), on the remote and in this clone, until a human deliberately deletes them.
+
+    def commits_left_behind(self, old: str, new: str) -> list[CommitInfo]:
+        """Commits reachable from `old` that neither `new` nor master reaches: what moving a branch
+        from `old` to `new` would leave reachable from nothing."""
+        return _parse_log(self._git("log", f"--format={_LOG_FORMAT}", old, "--not", self.master_ref, new, "--"))
+
+    def kept_refs(self) -> dict[str, str]:
+        """The remote's kept refs, name -> SHA, as it has them now."""
+        out = self._git("ls-remote", "--refs", self.remote, f"{KEPT_REFS}/*")
+        return {ref: sha for sha, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line)}
+
+    def keep_commits(self, ref_name: str, sha: str) -> None:
+        """Keep `sha` and its history reachable under `ref_name` here and on the remote (no force: an existing
+        ref of that name keeping anything else is never overwritten)."""
+        self._git("update-ref", ref_name, sha)
+        self._git("push", "--quiet", self.remote, f"{sha}:{ref_name}")
+
+    def fetch_kept(self) -> None:
+        """Bring the remote's kept refs and their commits here, so they can be compared with master."""
+        self._git("fetch", "--quiet", self.remote, f"+{KEPT_REFS}/*:{KEPT_REFS}/*")
+
+    def kept_not_on_master(self, ref: str) -> list[CommitInfo]:
+        """Commits of a kept ref whose change master lacks: neither the commit nor a cherry-pick of it is there."""
+        return _parse_log(
+            self._git(
+                "log", f"--format={_LOG_FORMAT}", "--cherry-pick", "--right-only", f"{self.master_ref}...{ref}", "--"
+            )
+        )
 
     def remote_urls(self) -> list[str]:
         """Every URL the remote fetches from or pushes to, as git resolves them (insteadOf, pushurl applied)."""

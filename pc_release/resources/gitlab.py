@@ -49,7 +49,6 @@ def _job(attrs: dict[str, Any]) -> JobInfo:
         started_at=_time(attrs.get("started_at")),
         finished_at=_time(attrs.get("finished_at")),
         duration=attrs.get("duration"),
-        retried=bool(attrs.get("retried")),
     )
 
 
@@ -173,7 +172,8 @@ class GitLabResource(dg.ConfigurableResource):
         with self._errors(f"reading pipeline {pipeline_id}"):
             return _pipeline(self._project().pipelines.get(pipeline_id).attributes)
 
-    def pipeline_jobs(self, pipeline_id: int, *, include_retried: bool = True) -> list[JobInfo]:
+    def pipeline_jobs(self, pipeline_id: int, *, include_retried: bool = False) -> list[JobInfo]:
+        """The pipeline's jobs; like GitLab, only each job's latest attempt unless `include_retried`."""
         with self._errors(f"reading jobs of pipeline {pipeline_id}"):
             pipeline = self._project().pipelines.get(pipeline_id, lazy=True)
             jobs = pipeline.jobs.list(get_all=True, include_retried=include_retried, per_page=100)

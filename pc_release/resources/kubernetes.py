@@ -24,6 +24,7 @@ from pc_release.models import (
     KubeDeployment,
     KubePod,
     KubeSecret,
+    KubeSelectorRequirement,
 )
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -85,12 +86,17 @@ def deployment_record(doc: dict[str, Any], namespace: str | None = None) -> Kube
     pulls = _names(pod.get("imagePullSecrets"))
     volumes = [v["secret"]["secretName"] for v in pod.get("volumes") or [] if v.get("secret", {}).get("secretName")]
     status = doc.get("status") or {}
+    selector = spec.get("selector") or {}
     return KubeDeployment(
         name=meta.get("name", ""),
         namespace=meta.get("namespace") or namespace,
         kind=doc.get("kind") or "Deployment",
         labels=meta.get("labels") or {},
-        selector=(spec.get("selector") or {}).get("matchLabels") or {},
+        selector=selector.get("matchLabels") or {},
+        selector_expressions=[
+            KubeSelectorRequirement(key=e.get("key", ""), operator=e.get("operator", ""), values=e.get("values") or [])
+            for e in selector.get("matchExpressions") or []
+        ],
         replicas=spec.get("replicas"),
         ready_replicas=status.get("readyReplicas") or 0,
         containers=containers,
@@ -103,13 +109,17 @@ def pod_record(doc: dict[str, Any], namespace: str | None = None) -> KubePod:
     meta = doc.get("metadata") or {}
     status = doc.get("status") or {}
     owners = [o for o in meta.get("ownerReferences") or [] if o.get("controller")] or meta.get("ownerReferences") or []
-    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+    # Init containers (and sidecars declared among them) are not the pod's app: their statuses stay out.
+    statuses = status.get("containerStatuses") or []
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     return KubePod(
         name=meta.get("name", ""),
         namespace=meta.get("namespace") or namespace,
         phase=status.get("phase") or "",
         labels=meta.get("labels") or {},
         owner=f"{owners[0].get('kind')}/{owners[0].get('name')}" if owners else None,
+        ready=conditions.get("Ready") == "True",
+        terminating=bool(meta.get("deletionTimestamp")),
         containers=[
             KubeContainerStatus(
                 name=s.get("name", ""),

@@ -338,7 +338,7 @@ class JobProgress:
 
     def update(self, jobs: list[Any]) -> None:
         for job in sorted(jobs, key=lambda j: j.id):
-            if job.retried or self.seen.get(job.id) == job.status:
+            if self.seen.get(job.id) == job.status:
                 continue
             self.seen[job.id] = job.status
             took = f" ({job.duration:.1f}s)" if job.status in TERMINAL and job.duration else ""
@@ -360,7 +360,7 @@ def _failed_jobs_report(sandbox: Sandbox, jobs: list[Any]) -> str:
     """The failed jobs with the end of their traces, so a red pipeline explains itself."""
     lines = []
     for job in jobs:
-        if job.status == "failed" and not job.allow_failure and not job.retried:
+        if job.status == "failed" and not job.allow_failure:
             trace = sandbox.trace(job.id)
             tail = trace.read_text(errors="replace").splitlines()[-12:] if trace.exists() else []
             lines.append(f"  job {job.name} failed ({trace}):")

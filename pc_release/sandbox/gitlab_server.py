@@ -4,8 +4,6 @@ python-gitlab talks to it over real HTTP. It serves the project, branch, commit,
 pc-release uses, creates jobs from the `.gitlab-ci.yml` at the pipeline SHA, moves them through stages the
 way GitLab's pipeline processing does, and (with `run_jobs=True`) runs them with `LocalPipelineRunner`.
 Tests drive job statuses directly and inject faults (5xx, 429, slow answers) to exercise client retries.
-Like GitLab it serves the repository over git's smart HTTP protocol at the project's `http_url_to_repo`
-(HTTP Basic auth, any user name and a token as password), so a clone can fetch from and push to it.
 
 Control API for other processes (same token), under `/-/sandbox/`:
   POST pipelines      {"ref", "sha"?, "variables"?: {KEY: VALUE}, "source"?}  -> pipeline JSON
@@ -18,12 +16,10 @@ Control API for other processes (same token), under `/-/sandbox/`:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hmac
 import io
 import json
-import os
 import random
 import secrets
 import shutil
@@ -42,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from pc_release.gitlab_ci import CiConfigError, CiJob, load_ci_config
+from pc_release.sandbox import git_http
 from pc_release.sandbox.runner import JobAssignment, JobResult, LocalPipelineRunner
 
 STATUSES = (
@@ -459,11 +456,12 @@ class SandboxGitLab:
         with self._lock:
             return [self._pipeline_json(p, detailed=True) for p in self._pipelines.values()]
 
-    def jobs(self, pipeline_id: int) -> list[dict[str, Any]]:
-        """Every job of the pipeline in id order, retried ones included (flagged `retried`)."""
+    def jobs(self, pipeline_id: int, include_retried: bool = False) -> list[dict[str, Any]]:
+        """The pipeline's jobs in id order as GitLab lists them: each job's latest attempt, or every attempt."""
         with self._lock:
             self._pipeline(pipeline_id)
-            return [self._job_json(j) for j in self._jobs.values() if j["pipeline_id"] == pipeline_id]
+            jobs = self._jobs.values() if include_retried else self._latest_jobs(pipeline_id)
+            return [self._job_json(j) for j in jobs if j["pipeline_id"] == pipeline_id]
 
     def set_faults(
         self,
@@ -1040,9 +1038,7 @@ class SandboxGitLab:
             "tag_list": [],
             "runner": None,
             "failure_reason": job["failure_reason"],
-            "retried": job["retried"],
             "archived": False,
-            "when": job["when"],
         }
 
     def _artifact_entries(self, job: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -1069,6 +1065,9 @@ class SandboxGitLab:
         authorization = headers.get("Authorization") or ""
         if not supplied and authorization.startswith("Bearer "):
             supplied = authorization.removeprefix("Bearer ")
+        return self._token_level(supplied)
+
+    def _token_level(self, supplied: str) -> int:
         if hmac.compare_digest(supplied.encode(), self._token.encode()):
             return MAINTAINER
         if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._developer_tokens):
@@ -1076,57 +1075,6 @@ class SandboxGitLab:
         if any(hmac.compare_digest(supplied.encode(), t.encode()) for t in self._reporter_tokens):
             return REPORTER
         return 0
-
-    def _git_access_level(self, headers: Mapping[str, str]) -> int:
-        """Git over HTTP authenticates like GitLab's: HTTP Basic, any user name, the token as password."""
-        scheme, _, credentials = (headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "basic":
-            return 0
-        try:
-            _, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return 0
-        return self._access_level({"PRIVATE-TOKEN": password})
-
-    def serve_git(
-        self, method: str, service_path: str, query: str, body: bytes, headers: Mapping[str, str]
-    ) -> _Response:
-        """One request of git's smart HTTP protocol, answered by `git http-backend` on the origin."""
-        access_level = self._git_access_level(headers)
-        if not access_level:
-            return _Response(
-                401, b"HTTP Basic: Access denied\n", "text/plain", {"WWW-Authenticate": 'Basic realm="GitLab"'}
-            )
-        pushing = service_path == "/git-receive-pack" or "service=git-receive-pack" in query
-        if pushing and access_level < DEVELOPER:
-            return _Response(403, b"You are not allowed to push code to this project.\n", "text/plain")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "GIT_PROJECT_ROOT": str(self._origin.path.parent),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": f"/{self._origin.path.name}{service_path}",
-            "QUERY_STRING": query,
-            "REQUEST_METHOD": method,
-            "CONTENT_TYPE": headers.get("Content-Type") or "",
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": "pc-release",
-            "REMOTE_ADDR": "127.0.0.1",
-        }
-        for header, variable in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "GIT_PROTOCOL")):
-            if headers.get(header):
-                env[variable] = headers[header]
-        result = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-        head, _, payload = result.stdout.partition(b"\r\n\r\n")
-        status, content_type, extra = 200, "text/plain", {}
-        for line in head.decode("latin-1").split("\r\n"):
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name.lower() == "content-type":
-                content_type = value.strip()
-            elif name:
-                extra[name] = value.strip()
-        return _Response(status, payload, content_type, extra)
 
     def _may_write(self, branch: str, access_level: int) -> tuple[bool, bool]:
         """(may push, may merge) on `branch` for a user of this access level."""
@@ -1341,7 +1289,11 @@ class _Api:
         if method == "GET" and action == ["variables"]:
             return _json_response(200, pipeline["variables"])
         if method == "GET" and action == ["jobs"]:
+            # GitLab lists only each job's latest attempt here unless include_retried=true (doc/api/jobs.md);
+            # the project's job list has no such parameter and lists every attempt.
             jobs = [j for j in self.s._jobs.values() if j["pipeline_id"] == pipeline["id"]]
+            if not request.flag("include_retried"):
+                jobs = [j for j in jobs if not j["retried"]]
             return _paginate(request, [self.s._job_json(j) for j in self._filtered_jobs(request, jobs)])
         if method == "POST" and action == ["cancel"]:
             self.s._cancel(pipeline)
@@ -1392,8 +1344,6 @@ class _Api:
         return sorted(items, key=lambda p: (p[key], p["id"]), reverse=sort == "desc")
 
     def _filtered_jobs(self, request: _Request, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not request.flag("include_retried"):
-            jobs = [j for j in jobs if not j["retried"]]
         scopes = set(request.query.get("scope[]", []) + request.query.get("scope", []))
         if scopes:
             jobs = [j for j in jobs if j["status"] in scopes]
@@ -1553,6 +1503,22 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
             self._send(response)
 
         def _route(self, method: str, raw_path: str, query: str, raw_body: bytes) -> _Response:
+            repository = f"/{server.project_path}.git/"
+            if raw_path.startswith(repository):
+                answer = git_http.serve(
+                    origin=server._origin.path,
+                    data_dir=server._data_dir,
+                    access_level=server._token_level(git_http.basic_auth_token(self.headers) or ""),
+                    protected=server._protected,
+                    method=method,
+                    rest=raw_path[len(repository) :],
+                    query=parse_qs(query),
+                    query_string=query,
+                    headers=self.headers,
+                    body=raw_body,
+                )
+                content_type = answer.headers.pop("Content-Type", "text/plain")
+                return _Response(answer.status, answer.body, content_type, answer.headers)
             if raw_path.startswith("/api/v4/"):
                 with server._lock:
                     server._request_log.append((method, _loggable(raw_path, query)))
@@ -1568,9 +1534,6 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
                 prefix, handle = "/api/v4/", api.handle_v4
             elif raw_path.startswith("/-/sandbox/"):
                 prefix, handle = "/-/sandbox/", api.handle_control
-            elif raw_path.startswith(f"/{server.project_path}.git/"):
-                service_path = raw_path.removeprefix(f"/{server.project_path}.git")
-                return server.serve_git(method, service_path, query, raw_body, self.headers)
             else:
                 return _error(404, "404 Not Found")
             access_level = server._access_level(self.headers)
@@ -1589,18 +1552,9 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> bytes:
             if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
-                return self._read_chunks()  # git sends a large push in chunks
+                return git_http.read_chunked(self.rfile)
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
-
-        def _read_chunks(self) -> bytes:
-            body = bytearray()
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                body += self.rfile.read(size)
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                continue  # trailers
-            return bytes(body)
 
         def _parse_body(self, raw: bytes) -> dict[str, Any]:
             if not raw:

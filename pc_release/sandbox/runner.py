@@ -4,7 +4,8 @@ The runner does not order jobs itself: like a real runner it only picks up jobs 
 `pending` (the server moves jobs through stages and `needs`, and skips later stages after a failure).
 Each job gets a fresh clone of the origin checked out at the pipeline SHA (so `origin/<branch>` refs exist,
 as in a GitLab checkout), runs `before_script` + `script` under `bash` with `set -eo pipefail`, then
-`after_script` in a separate shell, and uploads declared artifacts and dotenv reports.
+`after_script` in a separate shell, and uploads the files of `artifacts:paths` (the archive, which is all GitLab
+serves for download) and the dotenv reports (job variables for later jobs, checked as GitLab checks them).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
+from pc_release.dotenv import DotenvError, parse_dotenv_report
+
 DEFAULT_JOB_TIMEOUT = 300.0
 AFTER_SCRIPT_TIMEOUT = 300.0
 _KILL_GRACE_SECONDS = 2.0
-_DOTENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -71,24 +73,6 @@ class RunnerHost(Protocol):
 
     def job_aborted(self, job_id: int) -> bool:
         """True once the job is no longer running on the server (canceled, or forced to another status)."""
-
-
-def parse_dotenv(text: str) -> dict[str, str]:
-    """GitLab's dotenv report format: one KEY=VALUE per line, no multi-line values, optional quotes."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        key = key.strip().removeprefix("export ").strip()
-        if not _DOTENV_KEY.match(key):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
 
 
 def expand_variables(value: str, env: Mapping[str, str]) -> str:
@@ -227,9 +211,16 @@ class LocalPipelineRunner:
             trace.write("Running after_script\n")
             self._run_shell(job, shell_script(job.after_script), build_dir, env, trace, AFTER_SCRIPT_TIMEOUT)
         succeeded = outcome == "success"
-        dotenv: dict[str, str] = {}
         if job.artifacts_when == "always" or job.artifacts_when == ("on_success" if succeeded else "on_failure"):
-            dotenv = self._collect_artifacts(job, build_dir, trace)
+            self._upload_archive(job, build_dir, trace)
+        # Reports are uploaded whatever the job's result; GitLab refuses an invalid dotenv report, which fails
+        # the job.
+        try:
+            dotenv = self._upload_dotenv(job, build_dir, trace)
+        except DotenvError as err:
+            trace.write(f'ERROR: Uploading artifacts as "dotenv" to coordinator... 400 Bad Request ({err})\n')
+            trace.write("ERROR: Job failed: the dotenv report was refused\n")
+            return JobResult(status="failed", failure_reason="script_failure", exit_code=exit_code)
         if succeeded:
             trace.write("Job succeeded\n")
             return JobResult(status="success", exit_code=0, dotenv=dotenv)
@@ -273,11 +264,11 @@ class LocalPipelineRunner:
                 _terminate(process)
                 return "timeout", None
 
-    def _collect_artifacts(self, job: JobAssignment, build_dir: Path, trace: IO[str]) -> dict[str, str]:
-        patterns = list(dict.fromkeys((*job.artifact_paths, *job.dotenv_reports)))
-        if patterns:
+    def _upload_archive(self, job: JobAssignment, build_dir: Path, trace: IO[str]) -> None:
+        """The files `artifacts:paths` names: the job's archive, downloadable file by file."""
+        if job.artifact_paths:
             trace.write("Uploading artifacts...\n")
-        for pattern in patterns:
+        for pattern in job.artifact_paths:
             matches = _matching_files(build_dir, pattern)
             if not matches:
                 trace.write(f"WARNING: {pattern}: no matching files\n")
@@ -287,12 +278,17 @@ class LocalPipelineRunner:
                 target = job.artifacts_dir / source.relative_to(build_dir)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
-        dotenv: dict[str, str] = {}
-        for report in job.dotenv_reports:
-            path = build_dir / report
-            if path.is_file():
-                dotenv.update(parse_dotenv(path.read_text(errors="replace")))
-        return dotenv
+
+    def _upload_dotenv(self, job: JobAssignment, build_dir: Path, trace: IO[str]) -> dict[str, str]:
+        """The variables of the dotenv reports; not part of the archive unless `artifacts:paths` lists them too."""
+        reports = [build_dir / report for report in job.dotenv_reports if (build_dir / report).is_file()]
+        if not reports:
+            return {}
+        trace.write(f'Uploading artifacts as "dotenv": {", ".join(job.dotenv_reports)}\n')
+        values: dict[str, str] = {}
+        for path in reports:
+            values.update(parse_dotenv_report(path.read_bytes()))
+        return values
 
 
 def _matching_files(root: Path, pattern: str) -> list[Path]:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pc_release.models import CommitInfo
+from pc_release.models import CommitInfo, KeptCommits
 from pc_release.policy import audit
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -160,6 +160,8 @@ def test_watched_drift_names_lost_config_keys():
         ("a/runtime.yaml", "a: 1\n", "a: 2\n", []),
         ("a/config.json", '{"a": {"b": 1}, "c": 2}', '{"a": {}}', ["a.b", "c"]),
         ("a/app.env", "export A=1\nB=2\n# C=3\n", "A=1\n", ["B"]),
+        ("config/terminal.toml", "[terminal]\nws = 'unix'\nidle = 30\n", "[terminal]\nidle = 30\n", ["terminal.ws"]),
+        ("config/terminal.toml", "[terminal\n", "", []),
         ("a/runtime.yaml", "a: [unclosed\n", "a: 1\n", []),
         ("a/runtime.yaml", "- a\n- b\n", "", []),
     ],
@@ -174,6 +176,44 @@ def test_missing_config_keys(path, master, release, missing):
 )
 def test_format_age(delta, text):
     assert audit.format_age(delta) == text
+
+
+KEPT_REF = f"refs/pc-release/diverged/20260302T110000Z-{HOTFIX.sha}"
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected", "in_reason"),
+    [
+        ({}, "pass", "no commit the release branch was moved off is missing from master"),
+        ({"kept_refs": 2}, "pass", "the 2 kept ref(s) hold nothing master lacks"),
+        (
+            {"kept_refs": 2, "kept_not_on_master": [KeptCommits(ref=KEPT_REF, sha=HOTFIX.sha, commits=[HOTFIX])]},
+            "fail",
+            f"{KEPT_REF}: {HOTFIX.sha}",
+        ),
+    ],
+)
+def test_diverged_commits_on_master(facts, expected, in_reason):
+    verdict = audit.diverged_commits_on_master(state(**facts))
+    assert outcome(verdict) == expected
+    assert in_reason in verdict.reason
+    if expected == "fail":
+        assert verdict.evidence["commits_not_on_master"] == [f"{HOTFIX.sha} Cy: hotfix on release"]
+        assert verdict.evidence["kept_refs"] == [KEPT_REF]
+
+
+@pytest.mark.parametrize(
+    ("last", "release_sha", "expected"),
+    [
+        (None, RELEASE.sha, None),
+        (promotion(RELEASE.sha, "release"), RELEASE.sha, None),
+        (promotion("x" * 40, "dev-test"), RELEASE.sha, None),
+        (promotion(RELEASE.sha, "dev-test"), None, None),
+        (promotion(RELEASE.sha, "dev-test"), RELEASE.sha, RELEASE.sha),
+    ],
+)
+def test_dev_test_tip(last, release_sha, expected):
+    assert audit.dev_test_tip(last, release_sha) == expected
 
 
 def test_audit_verdicts_follow_the_rule_order():

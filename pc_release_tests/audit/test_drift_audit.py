@@ -1,6 +1,7 @@
 """The drift_audit job on real git histories, after real promotions through the sandbox GitLab."""
 
 import dagster as dg
+import pytest
 
 from pc_release.policy.audit import AUDIT_RULES
 from pc_release_tests.audit.steps import (
@@ -147,3 +148,38 @@ def test_unrecorded_release_branch_is_a_warning(world, gitlab_server, instance):
     audit = run_audit(world, gitlab_server.url, instance)
     assert audit.state("release_matches_record") == "warn"
     assert "no promotion recorded" in audit.reason("release_matches_record")
+
+
+# A platform repository without a .pc-release.yaml: the defaults must still watch the policy's incident classes.
+UNCONFIGURED_PLATFORM = {
+    "config/terminal.yaml": "listen: 0.0.0.0:8080\nterminal:\n  internal_ws_transport: unix\n  idle_timeout: 30\n",
+    "tests/integration/test_sdk.py": "def test_sdk(): pass\n",
+    "frontend/unit/guard.test.js": "test('guard', () => {})\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("edit", "delete", "evidence", "expected"),
+    [
+        (
+            {"config/terminal.yaml": "listen: 0.0.0.0:8080\nterminal:\n  idle_timeout: 30\n"},
+            (),
+            "config_keys_missing_on_release",
+            ["config/terminal.yaml: terminal.internal_ws_transport"],
+        ),
+        ({}, ("tests/integration/test_sdk.py",), "missing_on_release", ["tests/integration/test_sdk.py"]),
+        ({}, ("frontend/unit/guard.test.js",), "missing_on_release", ["frontend/unit/guard.test.js"]),
+    ],
+)
+def test_default_watched_paths_catch_lost_config_keys_and_tests(
+    world, gitlab_server, instance, edit, delete, evidence, expected
+):
+    sha = advance_master(world, "platform without a release config", UNCONFIGURED_PLATFORM)
+    green(gitlab_server, sha)
+    assert promote(world, gitlab_server.url, instance).success
+    release_edit(world, "quick fix on release", files=edit, delete=delete)
+
+    audit = run_audit(world, gitlab_server.url, instance)
+
+    assert audit.state("watched_paths_match_master") == "fail"
+    assert audit.evidence("watched_paths_match_master", evidence) == expected

@@ -15,7 +15,7 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, 12, 5, tzinfo=UTC)
 
 
-def job(name, status="success", stage="build-test", *, id=1, allow_failure=False, retried=False, started=True):
+def job(name, status="success", stage="build-test", *, id=1, allow_failure=False, started=True):
     return JobInfo(
         id=id,
         name=name,
@@ -26,7 +26,6 @@ def job(name, status="success", stage="build-test", *, id=1, allow_failure=False
         started_at=T0 if started else None,
         finished_at=T1 if started and status in ("success", "failed", "canceled") else None,
         duration=300.0 if started else None,
-        retried=retried,
     )
 
 
@@ -64,6 +63,21 @@ def outcome(stage, jobs, *, mode="full", profile="standard", terminal=False, con
 )
 def test_job_state_for_every_gitlab_status(status, allow_failure, terminal, state):
     assert rules.job_state(status, allow_failure, terminal) == state
+
+
+@pytest.mark.parametrize(
+    ("status", "allow_failure", "terminal", "state"),
+    [
+        ("manual", True, False, "manual"),
+        ("manual", True, True, "manual"),
+        ("manual", False, True, "manual"),
+        ("success", True, True, "passed"),
+        ("failed", True, True, "warning"),
+        ("created", False, True, "not_run"),
+    ],
+)
+def test_a_required_manual_job_waits_for_its_action(status, allow_failure, terminal, state):
+    assert rules.job_state(status, allow_failure, terminal, required=True) == state
 
 
 def test_every_documented_gitlab_status_has_a_state():
@@ -120,8 +134,8 @@ def test_stage_for_job_config_overrides_win():
         ([job("a"), job("cb", "waiting_for_callback", id=2)], False, "in_progress"),
         ([], False, "missing"),
         # A failed attempt retried into success counts as passed.
-        ([job("a", "failed", retried=True), job("a", "success", id=2)], False, "passed"),
-        ([job("a", "success", retried=True), job("a", "failed", id=2)], False, "failed"),
+        ([job("a", "failed"), job("a", "success", id=2)], False, "passed"),
+        ([job("a", "success"), job("a", "failed", id=2)], False, "failed"),
     ],
 )
 def test_stage_outcome(jobs, terminal, status):
@@ -131,7 +145,7 @@ def test_stage_outcome(jobs, terminal, status):
 
 
 def test_retried_attempts_are_listed_on_the_latest_job():
-    result = outcome("build_test", [job("a", "failed", id=1, retried=True), job("a", "success", id=7)])
+    result = outcome("build_test", [job("a", "failed", id=1), job("a", "success", id=7)])
     (row,) = result.jobs
     assert row.id == 7 and row.earlier_attempts == ["#1 failed"]
     assert result.signature() == "7:success"
@@ -194,19 +208,6 @@ def test_failed_job_carries_its_hint_into_the_stage_verdict():
     result = outcome("build_test", [job("frontend-test", "failed"), job("sdk-check", id=2)])
     verdict = rules.stage_passed(result)
     assert not verdict.ok and "frontend-test" in verdict.reason and "UI contract" in verdict.reason
-
-
-@pytest.mark.parametrize(
-    ("text", "values"),
-    [
-        ("A=sha256:1\n", {"A": "sha256:1"}),
-        ('A="quoted"\n# comment\n\nexport B=2\n', {"A": "quoted", "B": "2"}),
-        ("not a pair\nC='x'\n", {"C": "x"}),
-        ("", {}),
-    ],
-)
-def test_parse_dotenv(text, values):
-    assert rules.parse_dotenv(text) == values
 
 
 @pytest.mark.parametrize(
@@ -327,7 +328,9 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     [
         ("docker-pullable://registry/x/api@sha256:" + "a" * 64, "sha256:" + "a" * 64),
         ("registry/x/api@sha256:" + "b" * 64, "sha256:" + "b" * 64),
-        ("sha256:" + "c" * 64, "sha256:" + "c" * 64),
+        # The local image ID (config digest), not a registry digest: nothing to compare a fan-in digest with.
+        ("sha256:" + "c" * 64, None),
+        ("docker://sha256:" + "d" * 64, None),
         ("registry/x/api:latest", None),
     ],
 )
@@ -341,6 +344,7 @@ def test_runtime_image_conformance():
         "api": rules.RunningRuntime(
             runtime="api",
             workload="Deployment/api",
+            container="api",
             rollout_complete=True,
             image_ids=[f"r/api@{want}", f"r/api@{want}"],
         ),
@@ -351,6 +355,18 @@ def test_runtime_image_conformance():
     verdict = rules.runtime_image_conformance({"api": want}, mixed, "ctx")
     assert not verdict.ok and f"api: expected {want}, running {other}" in verdict.reason
     assert "no fan-in digest" in rules.runtime_image_conformance({"api": None}, running, "ctx").reason
+    loaded = {"api": running["api"].model_copy(update={"image_ids": [f"r/api@{want}", other]})}
+    verdict = rules.runtime_image_conformance({"api": want}, loaded, "ctx")
+    assert verdict.ok and verdict.warning and f"api: cannot verify, the pods report image ID {other}" in verdict.reason
+    unnamed = {"api": running["api"].model_copy(update={"image_ids": [], "pods_without_container": ["api-0"]})}
+    verdict = rules.runtime_image_conformance({"api": want}, unnamed, "ctx")
+    assert not verdict.ok and "api-0 of Deployment/api have no container named" in verdict.reason
+    assert "no running pod reports" not in verdict.reason
+    starting = {"api": running["api"].model_copy(update={"image_ids": [""]})}  # containers still being created
+    assert (
+        "api: no running pod reports an image ID"
+        in rules.runtime_image_conformance({"api": want}, starting, "ctx").reason
+    )
 
 
 def test_jobs_running_outside_the_profile_are_flagged_not_failed():

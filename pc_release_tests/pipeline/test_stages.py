@@ -4,6 +4,7 @@ materialize in order, the checks fail with the policy's owning-layer hint, and e
 import json
 
 import dagster as dg
+import pytest
 
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
@@ -157,7 +158,10 @@ def test_missing_digest_fails_the_fan_in_check_even_on_a_green_pipeline(platform
 
     digests = evaluations(tick)[("digest_fan_in", "runtime_digests_present")]
     assert not digests.passed
-    assert "api (PLATFORM_CONTROL_RUNTIME_DIGEST_API not found in runtime-digest.env)" in digests.description
+    assert (
+        "api (publish:api has no downloadable runtime-digest.env: GitLab serves a dotenv report for download only "
+        "when `artifacts:paths` lists it too)" in digests.description
+    )
     assert "runtime matrix" in digests.description and "publish job graph" in digests.description
     assert "digest fan-in" in digests.description
     (record,) = records_of(instance, pid)
@@ -165,6 +169,33 @@ def test_missing_digest_fails_the_fan_in_check_even_on_a_green_pipeline(platform
     assert record["status"] == "not released"
     final = evaluations(tick)[("release_record", "final_validation")]
     assert not final.passed and "runtime_digests_present" in final.description
+
+
+@pytest.mark.parametrize(
+    ("artifact", "problem"),
+    [
+        # GitLab keeps quotes as written: this value is `"sha256:..."`, not a digest.
+        (f'PLATFORM_CONTROL_RUNTIME_DIGEST_API="{DIGESTS["api"]}"\n', "='\"sha256:"),
+        # GitLab refuses a report with a comment or a blank line; pc-release reads it as GitLab would.
+        (f"# api digest\nPLATFORM_CONTROL_RUNTIME_DIGEST_API={DIGESTS['api']}\n", "is not a dotenv report: line 1"),
+        (f"PLATFORM_CONTROL_RUNTIME_DIGEST_API={DIGESTS['api']}\n\n", "is not a dotenv report: line 2"),
+    ],
+)
+def test_digest_artifact_is_read_with_gitlabs_dotenv_rules(platform, instance, driver, artifact, problem):
+    world, server = platform
+    pid, _ = release(world, server, instance)
+    run_through_package(server, pid, {"web": DIGESTS["web"]})
+    server.set_job_artifact(pid, "publish:api", "runtime-digest.env", artifact.encode())
+    server.set_job_status(pid, "publish:api", "success")
+    for stage in ("digest-fan-in", "deploy", "remote-validation"):
+        finish_stage(server, pid, stage)
+
+    tick = driver.tick()
+
+    digests = evaluations(tick)[("digest_fan_in", "runtime_digests_present")]
+    assert not digests.passed and problem in digests.description, digests.description
+    (record,) = records_of(instance, pid)
+    assert record["status"] == "not released"
 
 
 def test_failed_remote_validation_cleanup_points_at_lifecycle_code(platform, instance, driver):

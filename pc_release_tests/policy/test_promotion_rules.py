@@ -147,19 +147,27 @@ def _commit(subject):
 
 
 @pytest.mark.parametrize(
-    ("commits", "request_", "ok", "warning"),
+    ("commits", "request_", "dev_test_tip", "ok", "warning", "in_reason"),
     [
-        ([], RELEASE, True, False),
-        ([_commit("hotfix on release")], RELEASE, False, False),
-        ([_commit("hotfix on release")], OVERRIDE, True, True),
-        ([_commit("hotfix on release")], DEV_TEST, True, True),
+        ([], RELEASE, None, True, False, "no release-only commits"),
+        ([_commit("hotfix on release")], RELEASE, None, False, False, "merge them into master first"),
+        ([_commit("hotfix on release")], OVERRIDE, None, True, True, "keeps them under refs/pc-release/diverged/"),
+        ([_commit("hotfix on release")], DEV_TEST, None, True, True, "override in force"),
+        # The normal flow after a recorded dev-test deploy moves off it; the commits are kept and audited.
+        ([_commit("experiment")], RELEASE, OTHER, True, True, f"recorded dev-test deploy of {OTHER}"),
     ],
 )
-def test_release_branch_divergence(commits, request_, ok, warning):
-    verdict = rules.release_branch_divergence(commits, request_, "release/platform-control")
+def test_release_branch_divergence(commits, request_, dev_test_tip, ok, warning, in_reason):
+    verdict = rules.release_branch_divergence(commits, request_, "release/platform-control", dev_test_tip)
     assert (verdict.ok, verdict.warning) == (ok, warning)
+    assert in_reason in verdict.reason
     if commits:
-        assert "hotfix on release" in verdict.evidence["release_only_commits"][0]
+        assert verdict.evidence["release_only_commits"] == [f"{OTHER} Ops: {commits[0].subject}"]
+
+
+def test_kept_ref_name_carries_utc_time_and_full_sha():
+    at = datetime(2026, 3, 2, 12, 0, 5, tzinfo=UTC)
+    assert rules.kept_ref_name(SHA, at) == f"refs/pc-release/diverged/20260302T120005Z-{SHA}"
 
 
 @pytest.mark.parametrize(("dirty", "ok"), [([], True), (["app.py"], False), (["?? new.txt"], False)])

@@ -85,3 +85,14 @@ TIMEOUT_TO_LOCALHOST = r"(?i)time(d)? ?out\b.*\b(localhost|127\.0\.0\.1)\b"
 )
 def test_default_drift_signatures(text, expected):
     assert drift_signature([text], SIGNATURES) == expected
+
+
+def test_a_green_sharded_report_is_not_a_passed_suite():
+    sharded = SuiteReport(format="playwright-json", cases=[case("passed")], shard="2/3")
+    judged = judge_command(run(0), sharded, None, SIGNATURES)
+    assert (judged.passed, judged.classification) == (False, "environment_drift")
+    assert "shard 2/3 of the suite only" in judged.reason
+    assert judged.evidence["report_shard"] == "2/3"
+    # A test that failed on every attempt is still a release blocker, whichever shard it ran in.
+    broken = SuiteReport(format="playwright-json", cases=[case("failed", ASSERT)], shard="2/3")
+    assert judge_command(run(1), broken, None, SIGNATURES).classification == "release_blocker"

@@ -1,5 +1,7 @@
 """CommandRunnerResource: commands run in a throwaway worktree of the exact SHA, bounded, without the token."""
 
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -106,6 +108,34 @@ def test_timeout_stops_the_command_and_everything_it_started(repo, tmp_path):
     assert result.timed_out and result.timeout_seconds == 1
     assert "started" in result.output
     assert not running(int(pid_file.read_text()))
+
+
+def test_what_left_the_process_group_is_stopped_too(repo, tmp_path):
+    """Playwright starts its browser and web server in sessions of their own: killing the group misses them."""
+    path, _, second = repo
+    pid_file = tmp_path / "child.pid"
+    # The child reports its pid once it is in its own session, so the command ends only after it has left.
+    script = f"mkfifo up; setsid bash -c 'echo $$ > up; exec sleep 120' & read pid < up; echo $pid > {pid_file}"
+    result = CommandRunnerResource().run_in_worktree(path, second, ["bash", "-c", script], timeout=30)
+    assert result.exit_code == 0
+    assert not running(int(pid_file.read_text()))
+
+
+def test_worktree_of_a_killed_process_is_removed_by_the_next_one(repo, tmp_path):
+    path, _, second = repo
+    dies_inside_a_worktree = (
+        "import os, signal; from pc_release.resources.commands import CommandRunnerResource; "
+        f"tree = CommandRunnerResource(work_dir={str(tmp_path)!r}).worktree({str(path)!r}, {second!r}); "
+        "tree.__enter__(); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    assert subprocess.run(py(dies_inside_a_worktree)).returncode == -signal.SIGKILL
+    assert git(path, "worktree", "list", "--porcelain").count("worktree ") == 2
+    assert len(list(tmp_path.iterdir())) == 1
+
+    next_one = CommandRunnerResource(work_dir=str(tmp_path)).run_in_worktree(path, second, ["true"], timeout=30)
+    assert next_one.exit_code == 0
+    assert git(path, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def running(pid: int) -> bool:

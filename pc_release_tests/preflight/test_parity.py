@@ -222,3 +222,131 @@ def test_unreachable_cluster_is_environment_drift(overlays, parity_config, tmp_p
 
 def test_no_kube_context_means_no_live_comparison():
     assert live_cluster(KubernetesResource()) is None
+
+
+KIND_KUSTOMIZATION = f"{KIND_OVERLAY}/kustomization.yaml"
+PLATFORM_KUSTOMIZATION = f"{PLATFORM_OVERLAY}/kustomization.yaml"
+SQL_PATCH = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          env: [{name: DEBUG_SQL, value: "1"}]
+"""
+
+
+def appended(files: dict[str, str], path: str, text: str, **more: str) -> dict[str, str]:
+    return files | {path: files[path] + text} | more
+
+
+def test_patches_count_as_kustomize_applies_them(overlays, parity_config):
+    files = appended(
+        overlays,
+        KIND_KUSTOMIZATION,
+        "patches:\n  - path: debug-sql.yaml\n",
+        **{f"{KIND_OVERLAY}/debug-sql.yaml": SQL_PATCH},
+    )
+    check = kind_parity_check(parity_config, reader(files), None)
+    assert (check.status, check.classification) == ("failed", "release_blocker")
+    assert check.evidence["overlay_differences"] == [
+        "env:DEBUG_SQL (api/api) only in kind [deploy/overlays/kind/api.yaml]"
+    ]
+
+
+FLAGS = "configMapGenerator:\n  - name: feature-flags\n    literals: [{literals}]\n"
+
+
+def test_generated_configmaps_compare_by_declared_name_and_keys(overlays, parity_config):
+    # The same generator with other values: kustomize hashes each name differently, yet it is the same ConfigMap.
+    same_keys = appended(overlays, KIND_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=on"))
+    same_keys = appended(same_keys, PLATFORM_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=off"))
+    check = kind_parity_check(parity_config, reader(same_keys), None)
+    assert check.status == "passed", check.reason
+
+    other_keys = appended(overlays, KIND_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=on, BETA_TERMINAL=on"))
+    other_keys = appended(other_keys, PLATFORM_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=on"))
+    check = kind_parity_check(parity_config, reader(other_keys), None)
+    assert check.classification == "release_blocker"
+    assert check.evidence["overlay_differences"] == [
+        "configmap-key:feature-flags/BETA_TERMINAL only in kind [deploy/overlays/kind/kustomization.yaml]"
+    ]
+
+    only_kind = appended(overlays, KIND_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=on"))
+    check = kind_parity_check(parity_config, reader(only_kind), None)
+    assert "configmap:feature-flags only in kind" in check.reason
+
+
+def test_generated_secrets_and_components_are_rendered(overlays, parity_config):
+    component = {
+        "deploy/components/debug/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\n"
+        "kind: Component\npatches:\n  - path: debug-sql.yaml\n",
+        "deploy/components/debug/debug-sql.yaml": SQL_PATCH,
+    }
+    files = appended(
+        overlays,
+        KIND_KUSTOMIZATION,
+        "components: [../../components/debug]\nsecretGenerator:\n  - name: kind-tls\n    literals: [tls.key=x]\n",
+        **component,
+    )
+    check = kind_parity_check(parity_config, reader(files), None)
+    assert check.classification == "release_blocker"
+    assert sorted(check.evidence["overlay_differences"]) == [
+        "env:DEBUG_SQL (api/api) only in kind [deploy/overlays/kind/api.yaml]",
+        "secret:kind-tls only in kind [deploy/overlays/kind/kustomization.yaml]",
+    ]
+
+
+def test_an_overlay_kustomize_refuses_is_a_release_blocker_in_kustomizes_words(overlays, parity_config):
+    missing_target = SQL_PATCH.replace("name: api}", "name: api-v2}")
+    files = appended(
+        overlays, KIND_KUSTOMIZATION, "patches:\n  - path: p.yaml\n", **{f"{KIND_OVERLAY}/p.yaml": missing_target}
+    )
+    check = kind_parity_check(parity_config, reader(files), None)
+    assert (check.status, check.classification) == ("failed", "release_blocker")
+    assert "kubectl kustomize refused it" in check.reason and "api-v2" in check.reason
+    assert "pc-kustomize-" not in check.reason  # kustomize's words, without pc-release's scratch directory
+
+
+def test_without_kubectl_only_plain_overlays_are_read_and_the_rest_is_named(overlays, parity_config, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    plain = kind_parity_check(parity_config, reader(overlays), None)
+    assert plain.status == "passed", plain.reason
+
+    files = appended(
+        overlays,
+        KIND_KUSTOMIZATION,
+        "patches:\n  - path: debug-sql.yaml\n",
+        **{f"{KIND_OVERLAY}/debug-sql.yaml": SQL_PATCH},
+    )
+    files = appended(files, PLATFORM_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=on"))
+    check = kind_parity_check(parity_config, reader(files), None)
+    # kubectl missing here is the local environment, not a defect the overlays show.
+    assert (check.status, check.classification) == ("failed", "environment_drift")
+    assert "deploy/overlays/kind/kustomization.yaml uses patches" in check.reason
+    with pytest.raises(OverlayError) as err:
+        load_overlay(reader(files), PLATFORM_OVERLAY)
+    assert "deploy/overlays/platform-control/kustomization.yaml uses configMapGenerator" in str(err.value)
+    remote = appended(overlays, KIND_KUSTOMIZATION, "  - https://github.com/example/base?ref=v1\n")
+    with pytest.raises(OverlayError) as err:
+        load_overlay(reader(remote), KIND_OVERLAY)
+    assert "uses remote resources https://github.com/example/base?ref=v1" in str(err.value)
+
+
+def test_live_generated_names_are_compared_without_their_hash(overlays, parity_config, kind_cluster):
+    api, kubernetes = kind_cluster
+    files = appended(overlays, KIND_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=on"))
+    files = appended(files, PLATFORM_KUSTOMIZATION, FLAGS.format(literals="NEW_NAV=off"))
+    # What `kubectl apply -k` created from the kind overlay: the generated name carries its content hash.
+    api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "feature-flags-7t2m9b5k6c"},
+            "data": {"NEW_NAV": "on"},
+        }
+    )
+    check = kind_parity_check(parity_config, reader(files), live_cluster(kubernetes))
+    assert check.status == "passed", check.reason

@@ -96,6 +96,14 @@ def _result(status: str, retry: int = 0, message: str = "boom") -> dict:
         ({"results": [_result("failed"), _result("interrupted", 1)]}, "failed"),
         ({"results": [_result("passed")]}, "passed"),
         ({"results": []}, "skipped"),
+        # Interrupted attempts do not count: the test ended as its counted attempts did.
+        ({"results": [_result("passed"), _result("interrupted", 1)]}, "passed"),
+        ({"results": [_result("interrupted")]}, "skipped"),
+        # test.fail(): the test is expected to fail, so failing is the good outcome and passing the bad one.
+        ({"expectedStatus": "failed", "results": [_result("failed")]}, "passed"),
+        ({"expectedStatus": "failed", "results": [_result("passed")]}, "failed"),
+        ({"expectedStatus": "failed", "results": [_result("passed"), _result("failed", 1)]}, "flaky"),
+        ({"expectedStatus": "skipped", "results": [_result("skipped")]}, "skipped"),
     ],
 )
 def test_playwright_outcome_of_one_test(test, expected):
@@ -185,3 +193,12 @@ def test_a_lone_testsuite_root_is_a_junit_report():
     report = parse_junit_xml('<testsuite tests="1" time="0.5"><testcase name="only"/></testsuite>')
     assert report.counts["passed"] == 1 and report.duration_seconds == 0.5
     assert report.cases[0].title == "only"
+
+
+def test_a_sharded_report_says_which_shard_it_covers():
+    # The reference report of `--shard=1/2` records it in config.shard; the unsharded one has shard: null.
+    assert parse_playwright_json(reference("report-valid.pw1.37.1.json")).shard == "1/2"
+    assert parse_playwright_json(reference("report-sharded.pw1.37.1.json")).shard is None
+    one_of_one = {"shard": {"current": 1, "total": 1}}
+    whole = _report([{"status": "expected", "results": [_result("passed")]}], config=one_of_one)
+    assert parse_playwright_json(whole).shard is None

@@ -2,7 +2,9 @@
 
     python kill_at_step.py STEP SOURCE_REF
 
-STEP is one of after-resolve, after-push, after-candidate, after-trigger. Everything else comes from the
+STEP is one of after-resolve, after-push, after-candidate, after-trigger; or in-preflight (once a preflight
+command writes to the FIFO named by $PREFLIGHT_READY in its environment, i.e. once it has started what it
+starts) or in-readiness (while the schema checks' throwaway PostgreSQL serves). Everything else comes from the
 environment the `pc-release` CLI reads (PC_RELEASE_*, PC_RELEASE_GITLAB_TOKEN, DAGSTER_HOME). The process
 never returns normally: no `finally`, no run-failure event, no lock release, exactly like `kill -9`.
 """
@@ -12,11 +14,15 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import dagster as dg
 
 from pc_release.definitions import build_definitions
+from pc_release.readiness import evaluate
+from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import GitLabResource
@@ -63,11 +69,29 @@ class DyingGitLab(GitLabResource):
         return created
 
 
+class DyingCommands(CommandRunnerResource):
+    def run(self, command, *, cwd, env, timeout):
+        ready = Path(tempfile.mkdtemp(prefix="pc-release-ready-")) / "ready"
+        os.mkfifo(ready)
+        threading.Thread(target=lambda: (ready.read_text(), _die()), daemon=True).start()
+        return super().run(command, cwd=cwd, env={**env, "PREFLIGHT_READY": str(ready)}, timeout=timeout)
+
+
+def _die_with_postgres_serving(*args, **kwargs):
+    _die()
+
+
 def dying_resources(step: str, settings: Settings) -> dict:
     if step in ("after-resolve", "after-push"):
         return {"git": DyingGit(repo_path=str(settings.repo_path), step=step)}
     if step == "after-candidate":
         return {"release_files": DyingFiles(dist_dir=str(settings.candidate_dir))}
+    if step == "in-preflight":
+        return {"commands": DyingCommands()}
+    if step == "in-readiness":
+        # The schema scenarios run once the throwaway server is up (evaluate imported them by name).
+        evaluate.run_scenarios = _die_with_postgres_serving
+        return {}
     if step == "after-trigger":
         return {
             "gitlab": DyingGitLab(

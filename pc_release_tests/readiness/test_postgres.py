@@ -3,13 +3,20 @@ database, with errors located by file, line and statement, and constraint names 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import psycopg2
 import pytest
 
 from pc_release.errors import ConfigurationError
 from pc_release.policy import readiness as rules
 from pc_release.readiness.models import RELEASED_SCHEMA, RELEASED_SEED, SchemaRun
-from pc_release.readiness.postgres import SqlFile, connect, run_scenarios, scratch_database
+from pc_release.readiness.postgres import PostgresServer, SqlFile, connect, run_scenarios, scratch_database
 from pc_release.sandbox.sample import SAMPLE_REPO_TEMPLATE
 
 SCHEMA = (SAMPLE_REPO_TEMPLATE / "db_schema_v1.sql").read_text()
@@ -138,3 +145,29 @@ def test_unreachable_server_is_a_configuration_error_without_the_password(postgr
     assert caught.value.rule == "postgres"
     assert "s3cret-wrong-password" not in str(caught.value)
     assert "password authentication failed" in str(caught.value)
+
+
+def test_server_of_a_killed_process_is_stopped_and_removed_by_the_next_one():
+    dies_serving = (
+        "import os, signal; from pc_release.readiness.postgres import PostgresServer; "
+        "PostgresServer().start(); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    killed = subprocess.Popen([sys.executable, "-c", dies_serving])
+    assert killed.wait(timeout=120) == -signal.SIGKILL
+    (left,) = Path(tempfile.gettempdir()).glob(f"pc-release-postgres-{killed.pid}-*")
+    postmaster = int((left / "data" / "postmaster.pid").read_text().split()[0])
+    try:
+        assert serving(postmaster)
+        with PostgresServer():
+            assert not left.exists()
+            assert not serving(postmaster)
+    finally:
+        if serving(postmaster):
+            os.kill(postmaster, signal.SIGKILL)
+
+
+def serving(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

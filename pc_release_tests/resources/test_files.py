@@ -1,11 +1,13 @@
 """ReleaseFilesResource: atomic candidate env and the one-promotion-at-a-time lock."""
 
+import json
+import subprocess
 import threading
 
 import pytest
 
 from pc_release.errors import InvalidInput, PromotionBlocked
-from pc_release.resources.files import ReleaseFilesResource, parse_env, render_env
+from pc_release.resources.files import LOCK_FILE, ReleaseFilesResource, parse_env, render_env
 
 
 @pytest.mark.parametrize(
@@ -67,3 +69,17 @@ def test_lock_admits_exactly_one_of_many_threads(tmp_path):
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_lock_whose_pid_went_to_another_process_is_taken_over_while_its_run_looks_unfinished(tmp_path):
+    """A run killed outright stays "started" in Dagster; the pid its lock names may be a new process's by now."""
+    files = ReleaseFilesResource(dist_dir=str(tmp_path))
+    files.acquire_promotion_lock("killed-run", "a" * 40, lambda run: False)
+    lock = tmp_path / LOCK_FILE
+    with subprocess.Popen(["sleep", "600"]) as other:
+        lock.write_text(json.dumps(json.loads(lock.read_text()) | {"pid": other.pid}))
+        try:
+            assert files.acquire_promotion_lock("next-run", "b" * 40, lambda run: False) == "killed-run"
+        finally:
+            other.kill()
+    assert json.loads(lock.read_text())["run_id"] == "next-run"

@@ -20,7 +20,7 @@ PROJECT = "platform/platform-control"
 
 
 def _jobs_by_name(server: SandboxGitLab, pipeline_id: int) -> dict[str, dict]:
-    return {job["name"]: job for job in server.jobs(pipeline_id) if not job["retried"]}
+    return {job["name"]: job for job in server.jobs(pipeline_id)}
 
 
 # --- project, branch, commit -----------------------------------------------------------------------------
@@ -229,11 +229,22 @@ def test_job_list_scopes_and_retried(project: ProjectProxy, server: SandboxGitLa
     pipeline = project.pipelines.get(created["id"])
     assert [j.name for j in pipeline.jobs.list(scope="failed")] == ["build"]
     assert sorted(j.name for j in pipeline.jobs.list(scope=["skipped", "failed"])) == ["build", "deploy", "test"]
-    project.jobs.get(_jobs_by_name(server, created["id"])["build"]["id"]).retry()
-    assert len(pipeline.jobs.list()) == 3
-    with_retried = pipeline.jobs.list(include_retried=True)
-    assert len(with_retried) == 4
-    assert [j.retried for j in with_retried if j.name == "build"] == [False, True]
+    first = _jobs_by_name(server, created["id"])["build"]["id"]
+    second = project.jobs.get(first).retry()["id"]
+
+    # GitLab's REST jobs have no `retried` field: attempts share a name, the newest has the highest id. The
+    # pipeline's list holds only the latest attempts unless include_retried=true; the project's list has them all.
+    latest = pipeline.jobs.list()
+    assert [(j.name, j.id) for j in latest if j.name == "build"] == [("build", second)]
+    assert len(latest) == 3
+    every = pipeline.jobs.list(include_retried=True)
+    assert [j.id for j in every if j.name == "build"] == [second, first]  # newest first
+    assert len(every) == 4
+    assert len(pipeline.jobs.list(include_retried=False)) == 3
+    assert {first, second} <= {j.id for j in project.jobs.list(get_all=True)}
+    assert not any("retried" in j.attributes for j in [*every, project.jobs.get(first)])
+    attempts = [j["id"] for j in server.jobs(created["id"], include_retried=True) if j["name"] == "build"]
+    assert attempts == [first, second]
 
 
 # --- statuses --------------------------------------------------------------------------------------------
@@ -353,7 +364,8 @@ def test_retry_resets_skipped_jobs(project: ProjectProxy, server: SandboxGitLab)
     old_id = _jobs_by_name(server, pid)["build"]["id"]
     retried = project.jobs.get(old_id).retry()
     assert retried["id"] != old_id and retried["status"] == "pending"
-    assert project.jobs.get(old_id).retried is True
+    with pytest.raises(gitlab.exceptions.GitlabJobRetryError):
+        project.jobs.get(old_id).retry()  # an attempt already retried is not retryable again
     jobs = _jobs_by_name(server, pid)
     assert (jobs["test"]["status"], jobs["deploy"]["status"]) == ("created", "created")
     assert project.pipelines.get(pid).status == "pending"
@@ -589,37 +601,29 @@ def test_protected_branch_refuses_pipelines_to_users_who_may_neither_push_nor_me
         assert maintainer.pipelines.create({"ref": "release/platform-control"}).ref == "release/platform-control"
 
 
-# --- the repository over git's HTTP protocol ----------------------------------------------------------------
+# --- a clone connected to the repository URL ------------------------------------------------------------------
 
 
-def _git_as(cwd, token_value: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "SANDBOX_TEST_GIT_TOKEN": token_value or ""}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-
-
-def test_repository_is_served_at_http_url_to_repo_like_gitlab(origin, token: str, tmp_path) -> None:
+def test_connect_clone_pushes_with_the_token_from_the_environment_never_stored(origin, token: str, tmp_path) -> None:
     from pc_release.sandbox.gitlab_server import connect_clone
 
-    with SandboxGitLab(origin.path, token, reporter_tokens=("reporter-token",)) as srv:
-        url = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).http_url_to_repo
-        assert url == srv.repository_url == f"{srv.url}/{PROJECT}.git"
-        anonymous = requests.get(f"{url}/info/refs?service=git-upload-pack", timeout=10)
-        assert anonymous.status_code == 401
-        assert anonymous.headers["WWW-Authenticate"] == 'Basic realm="GitLab"'
-        assert _git_as(tmp_path, None, "ls-remote", url).returncode != 0
+    def git_with(token_value: str, cwd, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "SANDBOX_TEST_GIT_TOKEN": token_value}
+        return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
+    with SandboxGitLab(origin.path, token) as srv:
+        assert gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).http_url_to_repo == srv.repository_url
         clone = tmp_path / "clone"
-        assert _git_as(tmp_path, None, "init", "-q", "-b", "master", str(clone)).returncode == 0
-        connect_clone(clone, "origin", url, "SANDBOX_TEST_GIT_TOKEN")
+        git_with(token, tmp_path, "init", "-q", "-b", "master", str(clone))
+        connect_clone(clone, "origin", srv.repository_url, "SANDBOX_TEST_GIT_TOKEN")
         assert token not in (clone / ".git" / "config").read_text()
-        assert _git_as(clone, token, "fetch", "-q", "origin").returncode == 0
-        _git_as(clone, token, "checkout", "-q", "-b", "feature", "origin/master")
-        _git_as(clone, token, "-c", "user.name=Dev", "-c", "user.email=d@x", "commit", "-q", "--allow-empty", "-m", "x")
-        sha = _git_as(clone, token, "rev-parse", "HEAD").stdout.strip()
-
-        refused = _git_as(clone, "reporter-token", "push", "-q", "origin", "HEAD:refs/heads/feature")
-        assert refused.returncode != 0 and "not allowed to push" in refused.stderr
-        pushed = _git_as(clone, token, "push", "-q", "origin", "HEAD:refs/heads/feature")
+        assert git_with("wrong", clone, "fetch", "-q", "origin").returncode != 0
+        assert git_with(token, clone, "fetch", "-q", "origin").returncode == 0
+        git_with(token, clone, "checkout", "-q", "-b", "feature", "origin/master")
+        git_with(
+            token, clone, "-c", "user.name=Dev", "-c", "user.email=d@x", "commit", "-q", "--allow-empty", "-m", "x"
+        )
+        pushed = git_with(token, clone, "push", "-q", "origin", "HEAD:refs/heads/feature")
         assert pushed.returncode == 0, pushed.stderr
         branch = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).branches.get("feature")
-        assert branch.commit["id"] == sha
+        assert branch.commit["id"] == git_with(token, clone, "rev-parse", "HEAD").stdout.strip()

@@ -11,7 +11,7 @@ import gitlab
 import pytest
 
 from pc_release.sandbox.gitlab_server import SandboxGitLab
-from pc_release.sandbox.runner import expand_variables, parse_dotenv, shell_script
+from pc_release.sandbox.runner import expand_variables, shell_script
 
 PIPELINE_CI = """\
 stages: [build, test, deploy]
@@ -63,6 +63,34 @@ test:
 deploy:
   stage: deploy
   script: [echo deploy]
+"""
+
+# GitLab's dotenv format: quotes are kept as written; a comment or a blank line makes GitLab refuse the report,
+# and the job fails.
+DOTENV_CI = """\
+stages: [build, test]
+quoted:
+  stage: build
+  script:
+    - |
+      printf '%s\\n' 'TAG="v1"' > quoted.env
+  artifacts:
+    reports:
+      dotenv: quoted.env
+commented:
+  stage: build
+  allow_failure: true
+  script:
+    - |
+      printf '%s\\n' '# the digest' 'DIGEST=sha256:1' > commented.env
+  artifacts:
+    paths: [commented.env]
+    reports:
+      dotenv: commented.env
+use:
+  stage: test
+  script:
+    - echo "TAG is [$TAG], DIGEST is [$DIGEST]"
 """
 
 SLOW_CI = """\
@@ -121,7 +149,12 @@ def test_three_stage_pipeline_passes_dotenv_downstream(
 
     build = _job(project, finished, "build")
     assert build.artifact("dist/digests.txt") == b"api sha256:abc\n"
-    assert build.artifact("build.env") == b"VERSION=1.2.3\n"
+    # build.env is a dotenv report only: its variables reach later jobs, but GitLab serves for download only
+    # what `artifacts:paths` lists.
+    with pytest.raises(gitlab.exceptions.GitlabGetError) as not_served:
+        build.artifact("build.env")
+    assert not_served.value.response_code == 404
+    assert not any(a["filename"] == "build.env" for a in build.attributes["artifacts"])
     assert {a["file_type"] for a in build.attributes["artifacts"]} >= {"archive", "trace", "dotenv"}
 
     env = dict(
@@ -139,6 +172,26 @@ def test_three_stage_pipeline_passes_dotenv_downstream(
     assert env["CI_PROJECT_PATH"] == "platform/platform-control" and env["CI_DEFAULT_BRANCH"] == "master"
     assert env["CI_PROJECT_DIR"].endswith(f"/builds/{env['CI_JOB_ID']}")
     assert env["EXTRA"] == "x"
+
+
+def test_dotenv_reports_are_read_as_gitlab_reads_them(
+    running_server: SandboxGitLab, origin, token: str, wait_for
+) -> None:
+    origin.commit({".gitlab-ci.yml": DOTENV_CI}, "dotenv reports")
+    project = gitlab.Gitlab(running_server.url, private_token=token).projects.get(1)
+    pipeline = project.pipelines.create({"ref": "master"})
+    finished = wait_for(lambda: _finished(project, pipeline.id), timeout=30)
+
+    assert {j.name: j.status for j in finished.jobs.list()} == {
+        "quoted": "success",
+        "commented": "failed",
+        "use": "success",
+    }
+    assert 'TAG is ["v1"], DIGEST is []' in _job(project, finished, "use").trace().decode()
+    commented = _job(project, finished, "commented")
+    trace = commented.trace().decode()
+    assert 'Uploading artifacts as "dotenv"' in trace and "400 Bad Request (line 1: Invalid Format" in trace
+    assert not any(a["file_type"] == "dotenv" for a in commented.attributes["artifacts"])
 
 
 def test_failing_job_fails_pipeline_and_skips_later_stages(
@@ -216,21 +269,6 @@ def test_watched_master_push_runs_its_pipeline(origin, token: str, tmp_path, wai
 
 
 # --- pure helpers ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("VERSION=1.2.3\n", {"VERSION": "1.2.3"}),
-        ("A=1\nB=two words\n", {"A": "1", "B": "two words"}),
-        ("QUOTED=\"x y\"\nSINGLE='z'\n", {"QUOTED": "x y", "SINGLE": "z"}),
-        ("URL=http://h/?a=b\n", {"URL": "http://h/?a=b"}),
-        ("# comment\n\nnot a pair\n1BAD=x\nexport OK=1\n", {"OK": "1"}),
-        ("", {}),
-    ],
-)
-def test_parse_dotenv(text: str, expected: dict[str, str]) -> None:
-    assert parse_dotenv(text) == expected
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pc_release.dotenv import parse_dotenv_report
 from pc_release.release_config import load_release_config, parse_runtime_matrix
 from pc_release.sandbox.sample import (
     RELEASE_BRANCH,
@@ -95,7 +96,8 @@ def run_job(repo: Path, name: str, variables: dict[str, str]) -> subprocess.Comp
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+    """A dotenv report the sample wrote, read with GitLab's rules (an invalid one would fail its job on GitLab)."""
+    return parse_dotenv_report(path.read_bytes())
 
 
 @pytest.fixture(scope="module")

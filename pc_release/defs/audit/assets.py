@@ -28,6 +28,8 @@ _AUDIT_DESCRIPTIONS = {
     "release_matches_record": "The release tip is the SHA pc-release last recorded promoting.",
     "watched_paths_match_master": "Runtime files, config keys, generated artifacts and tests declared in "
     ".pc-release.yaml are not lost or changed by release-only commits.",
+    "diverged_commits_on_master": "Commits a promotion moved the release branch off, kept under "
+    "refs/pc-release/diverged/, are on master (the same commit or a cherry-pick of it).",
 }
 
 
@@ -47,6 +49,9 @@ def _summary(state: DriftState, verdicts: list[Verdict]) -> str:
         lines.append(f"| `{v.rule}` | {state_text} | {v.reason.replace('|', '/')} |")
     if state.release_only_commits:
         lines += ["", "### Release-only commits", ""] + [f"- {describe_commit(c)}" for c in state.release_only_commits]
+    for kept in state.kept_not_on_master:
+        lines += ["", f"### Kept under `{kept.ref}`, not on master", ""]
+        lines += [f"- {describe_commit(c)}" for c in kept.commits]
     follow_up = next(v for v in verdicts if v.rule == DEV_TEST).evidence.get("follow_up")
     if isinstance(follow_up, list):
         lines += ["", "### Required dev-test follow-up", ""] + [f"1. `{step}`" for step in follow_up]
@@ -78,6 +83,9 @@ def release_drift(context: dg.AssetExecutionContext, git: GitResource, release_f
             "behind": state.behind,
             "release_only": state.ahead,
             "watched_drift": state.watched_drift_count,
+            "kept_not_on_master": dg.MetadataValue.json(
+                [c.sha for kept in state.kept_not_on_master for c in kept.commits]
+            ),
             "last_promotion": f"{last.sha} ({last.kind}, {last.source})" if last else "(none recorded)",
             "failed_checks": dg.MetadataValue.json([v.rule for v in verdicts if not v.ok]),
             "git_commands": len(reads.commands),
@@ -110,6 +118,8 @@ def promotion_plan(
         gitlab,
         promotion_gate_specs(domain.defs for domain in DOMAINS),
         release_files.dist_dir,
+        context.instance,
+        last_promotion(context.instance, release_files),
     )
     verdict = (
         "would proceed" if plan.would_proceed else "would be refused by " + ", ".join(v.rule for v in plan.refusals)

@@ -22,7 +22,7 @@ def web_fast_verdict(source: SourceCommit, reads: GitReads, changed_paths: list[
     if request.profile != "web-fast":
         return web_fast_eligible(
             profile=request.profile,
-            released_sha=source.release_sha,
+            released_sha=source.previous_release_sha,
             candidate_sha=source.sha,
             changed_paths=[],
             web_only_paths=[],
@@ -36,11 +36,11 @@ def web_fast_verdict(source: SourceCommit, reads: GitReads, changed_paths: list[
             reason=f"web-fast refused: the release config at {source.sha[:12]} cannot be read, so its web-only "
             f"paths are unknown: {err.detail}",
         )
-    if changed_paths is None and source.release_sha is not None:
-        changed_paths = reads.clone.changed_paths(source.release_sha, source.sha)
+    if changed_paths is None and source.previous_release_sha is not None:
+        changed_paths = reads.clone.changed_paths(source.previous_release_sha, source.sha)
     verdict = web_fast_eligible(
         profile=request.profile,
-        released_sha=source.release_sha,
+        released_sha=source.previous_release_sha,
         candidate_sha=source.sha,
         changed_paths=changed_paths or [],
         web_only_paths=config.web_only_paths,

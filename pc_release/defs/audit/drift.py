@@ -2,7 +2,8 @@
 
 The cost is a dozen git commands whatever the repository's age: counts come from `rev-list --count` over the
 two sides of the fork, listings are capped, and watched paths are compared only where release-only commits
-touched them, by tree diffs restricted to those paths.
+touched them, by tree diffs restricted to those paths. Kept refs (the commits promotions moved the release
+branch off) add one `ls-remote`, and when there are any, one fetch and one `log` per kept ref.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from datetime import datetime
 
 from pc_release.defs.audit.reads import GitReads
 from pc_release.errors import GitOperationError
+from pc_release.models import KeptCommits
 from pc_release.policy.audit import DriftState, LastPromotion, WatchedPathDrift, is_config_file, missing_config_keys
 from pc_release.release_config import ReleaseConfig
+from pc_release.resources.git import GitClone
 
 RELEASE_ONLY_SHOWN = 50
 UNRELEASED_SHOWN = 10
@@ -59,6 +62,15 @@ def watched_drift(
     return detailed, len(drift)
 
 
+def kept_not_on_master(clone: GitClone) -> tuple[int, list[KeptCommits]]:
+    """(how many kept refs the remote has, those holding commits master lacks, with those commits)."""
+    refs = clone.kept_refs()
+    if refs:
+        clone.fetch_kept()
+    kept = [KeptCommits(ref=ref, sha=sha, commits=clone.kept_not_on_master(ref)) for ref, sha in sorted(refs.items())]
+    return len(refs), [k for k in kept if k.commits]
+
+
 def read_drift_state(reads: GitReads, *, last: LastPromotion | None, now: datetime, fetch: bool = True) -> DriftState:
     """Fetch, then read every fact the drift rules judge."""
     clone = reads.clone
@@ -78,6 +90,7 @@ def read_drift_state(reads: GitReads, *, last: LastPromotion | None, now: dateti
             drift, drift_count = watched_drift(reads, master_sha, release_sha, config)
         if behind:
             unreleased = reads.log(f"{release_sha}..{master_sha}", UNRELEASED_SHOWN)
+    kept_refs, kept = kept_not_on_master(clone)
     dev_test_on_master = None
     if last is not None and last.kind == "dev-test":
         dev_test_on_master = ahead == 0 if last.sha == release_sha else reads.is_ancestor(last.sha, master_sha)
@@ -95,5 +108,7 @@ def read_drift_state(reads: GitReads, *, last: LastPromotion | None, now: dateti
         watched_drift_count=drift_count,
         last_promotion=last,
         dev_test_sha_on_master=dev_test_on_master,
+        kept_refs=kept_refs,
+        kept_not_on_master=kept,
         audited_at=now,
     )

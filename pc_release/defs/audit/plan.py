@@ -16,10 +16,12 @@ from pc_release.defs.audit.checks import web_fast_verdict
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.promotion.assets import GROUP as PROMOTION_GROUP
 from pc_release.defs.promotion.assets import request_id, token_gate
+from pc_release.defs.promotion.history import previous_release
 from pc_release.models import CommitInfo, PromotionRequest, Record, SourceCommit, Verdict
 from pc_release.policy import promotion as rules
+from pc_release.policy.audit import LastPromotion, dev_test_tip
 from pc_release.policy.preflight import preflight_gate, preflight_not_run
-from pc_release.resources.files import CANDIDATE_FILE
+from pc_release.resources.files import CANDIDATE_FILE, ReleaseFilesResource
 from pc_release.resources.gitlab import GitLabResource
 
 COMMITS_SHOWN = 50
@@ -123,6 +125,8 @@ def build_plan(
     gitlab: GitLabResource,
     gate_specs: Sequence[dg.AssetCheckSpec],
     dist_dir: str,
+    instance: dg.DagsterInstance,
+    last: LastPromotion | None,
 ) -> PromotionPlan:
     clone = reads.clone
     verdicts: list[Verdict] = []
@@ -135,6 +139,7 @@ def build_plan(
     base = release_sha or sha
     dropped, to_ship = reads.left_right(base, sha)
     release_only = reads.log(f"{clone.master_ref}..{release_sha}", COMMITS_SHOWN) if release_sha else []
+    previous = previous_release(instance, ReleaseFilesResource(dist_dir=dist_dir), sha, release_sha)
     source = SourceCommit(
         request=request,
         sha=sha,
@@ -142,6 +147,8 @@ def build_plan(
         on_master=on_master,
         master_sha=master_sha or "",
         release_sha=release_sha,
+        previous_release_sha=previous.sha,
+        previous_release_source=previous.source,
         release_only_commits=release_only,
     )
     changes = reads.diff(base, sha)
@@ -149,7 +156,7 @@ def build_plan(
     preflight, preflight_note = _preflight_note(request)
     verdicts += [
         rules.reachable_from_master(sha, on_master, request),
-        rules.release_branch_divergence(release_only, request, clone.release_branch),
+        rules.release_branch_divergence(release_only, request, clone.release_branch, dev_test_tip(last, release_sha)),
         rules.master_ci_green_on_exact_sha(sha, pipeline, gitlab.master_branch, request),
         token_gate(gitlab),
         *([preflight] if preflight else []),
@@ -162,7 +169,14 @@ def build_plan(
         else f"force-update {clone.release_branch} from {release_sha or '(absent)'} to {sha}, with a lease on "
         f"{release_sha or 'its absence'}"
     )
+    keep = []
+    if release_only and release_sha and not reads.is_ancestor(release_sha, sha):
+        keep = [
+            f"keep {release_sha} under {rules.KEPT_REFS}/<utc time>-{release_sha} before the push, so the "
+            f"release-only commits {clone.release_branch} moves off stay reachable"
+        ]
     actions = [
+        *keep,
         push,
         f"write {dist_dir}/{CANDIDATE_FILE} for {sha} ({request.kind}, mode {request.mode}, profile {request.profile})",
         f"create a {clone.release_branch} pipeline with "

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from pc_release.defs.pipeline.record import RECORD_FILE
-from pc_release.policy.audit import LastPromotion
+from pc_release.policy.audit import LastPromotion, dev_test_tip
 from pc_release.policy.promotion import FULL_SHA
 from pc_release.resources.files import ReleaseFilesResource
 
@@ -108,3 +108,8 @@ def last_promotion(instance: dg.DagsterInstance, files: ReleaseFilesResource) ->
     """The newest promotion any record knows of."""
     found = from_instance(instance) + from_dist(files)
     return max(found, key=lambda p: p.recorded_at) if found else None
+
+
+def recorded_dev_test(instance: dg.DagsterInstance, files: ReleaseFilesResource, release_sha: str | None) -> str | None:
+    """`release_sha` when the newest record says pc-release put it on the release branch as a dev-test deploy."""
+    return dev_test_tip(last_promotion(instance, files), release_sha) if release_sha else None

@@ -92,7 +92,7 @@ def _verdict(
     except GitLabError as err:
         return Verdict(rule=key.name, ok=False, reason=f"pipeline {watched.pipeline_id}: {err}")
     if cluster.configured and observation.stage("remote_validation").ran:
-        watched.conformance = cluster.conformance(observation.digests())
+        watched.conformance = cluster.conformance(observation.digests(), observation.config)
     if key.name == "runtime_image_conformance":
         return watched.conformance or Verdict(rule=key.name, ok=True, warning=True, reason=NOT_CONFIGURED)
     if asset == "release_record":

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import dagster as dg
 
 from pc_release.errors import PcReleaseError
-from pc_release.models import KubeDeployment, KubePod, Verdict
+from pc_release.models import KubeDeployment, KubePod, KubeSelectorRequirement, Verdict
 from pc_release.policy import pipeline as rules
+from pc_release.release_config import ReleaseConfig
 from pc_release.resources.kubernetes import KubernetesResource
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -24,32 +25,65 @@ def _workload(deployments: Sequence[KubeDeployment], runtime: str) -> KubeDeploy
     return (by_name or [d for d in deployments if d.labels.get(NAME_LABEL) == runtime] or [None])[0]
 
 
+def _requirement_holds(requirement: KubeSelectorRequirement, labels: dict[str, str]) -> bool:
+    """One matchExpressions entry, with the API server's semantics (an unknown operator selects nothing)."""
+    present = requirement.key in labels
+    if requirement.operator == "In":
+        return present and labels[requirement.key] in requirement.values
+    if requirement.operator == "NotIn":
+        return not present or labels[requirement.key] not in requirement.values
+    if requirement.operator == "Exists":
+        return present
+    if requirement.operator == "DoesNotExist":
+        return not present
+    return False
+
+
+def selects(deployment: KubeDeployment, labels: dict[str, str]) -> bool:
+    """Whether the workload's label selector (matchLabels AND every matchExpressions entry) selects `labels`.
+
+    A workload without any selector selects nothing here: apps/v1 refuses one, so it cannot own pods.
+    """
+    if not deployment.selector and not deployment.selector_expressions:
+        return False
+    return deployment.selector.items() <= labels.items() and all(
+        _requirement_holds(requirement, labels) for requirement in deployment.selector_expressions
+    )
+
+
 def _pods_of(deployment: KubeDeployment, pods: Sequence[KubePod]) -> list[KubePod]:
-    selector = deployment.selector.items()
-    return [pod for pod in pods if selector and selector <= pod.labels.items() and pod.phase == "Running"]
+    """The workload's live pods: selected by it, running, and not on their way out (a rollout's old pods)."""
+    return [pod for pod in pods if selects(deployment, pod.labels) and pod.phase == "Running" and not pod.terminating]
 
 
 def running_runtime(
-    runtime: str, deployments: Sequence[KubeDeployment], pods: Sequence[KubePod]
+    runtime: str, container: str, deployments: Sequence[KubeDeployment], pods: Sequence[KubePod]
 ) -> rules.RunningRuntime:
-    """One runtime as the cluster runs it; a pod's container named after the runtime is its image, if any."""
+    """One runtime as the cluster runs it: the image ID of its own `container` in each live pod, and only that
+    (sidecars such as istio-proxy and init containers run other images on purpose)."""
     deployment = _workload(deployments, runtime)
     if deployment is None:
-        return rules.RunningRuntime(runtime=runtime, workload=None, rollout_complete=False, rollout_detail="absent")
+        return rules.RunningRuntime(
+            runtime=runtime, workload=None, container=container, rollout_complete=False, rollout_detail="absent"
+        )
     selected = _pods_of(deployment, pods)
-    image_ids = []
+    image_ids, without = [], []
     for pod in selected:
-        named = [c for c in pod.containers if c.name == runtime]
-        image_ids += [c.image_id for c in named or pod.containers]
+        own = [c.image_id for c in pod.containers if c.name == container]
+        image_ids += own
+        if not own:
+            without.append(f"{pod.name} (containers: {', '.join(c.name for c in pod.containers) or 'none'})")
     wanted = deployment.replicas if deployment.replicas is not None else 1
     ready_pods = sum(1 for pod in selected if pod.ready)
     complete = deployment.ready_replicas >= wanted and ready_pods == len(selected) and ready_pods >= wanted
     return rules.RunningRuntime(
         runtime=runtime,
         workload=f"{deployment.kind}/{deployment.name}",
+        container=container,
         rollout_complete=complete,
         rollout_detail=f"{deployment.ready_replicas}/{wanted} replicas ready, {ready_pods}/{len(selected)} pods ready",
         image_ids=image_ids,
+        pods_without_container=without,
     )
 
 
@@ -63,8 +97,9 @@ class ReleaseClusterResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return self.cluster.configured
 
-    def conformance(self, expected: dict[str, str | None]) -> Verdict:
-        """Runtime image conformance of the live workloads against the fan-in digests (two API reads)."""
+    def conformance(self, expected: dict[str, str | None], config: ReleaseConfig) -> Verdict:
+        """Runtime image conformance of the live workloads against the fan-in digests (two API reads); each
+        runtime's own container is the one `config` names for it."""
         target = f"{self.cluster.target}, namespace {self.namespace}"
         try:
             deployments = self.cluster.deployments(self.namespace)
@@ -76,5 +111,7 @@ class ReleaseClusterResource(dg.ConfigurableResource):
                 reason=f"could not read the release cluster ({target}): {err.detail}",
                 evidence={"kube_context": target},
             )
-        running = {runtime: running_runtime(runtime, deployments, pods) for runtime in expected}
+        running = {
+            runtime: running_runtime(runtime, config.container_for(runtime), deployments, pods) for runtime in expected
+        }
         return rules.runtime_image_conformance(expected, running, target)

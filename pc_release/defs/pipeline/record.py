@@ -163,8 +163,11 @@ def _runtimes(observation: Observation) -> list[RuntimeRecord]:
         digest = digests.get(runtime)
         if job is None:
             outcome = "no publish job"
+        elif job.state == "passed" and digest and rules.DIGEST.fullmatch(digest):
+            outcome = "published"
         elif job.state == "passed":
-            outcome = "published" if digest and rules.DIGEST.fullmatch(digest) else "published without a digest"
+            problem = observation.digest_problems().get(runtime)
+            outcome = "published without a digest" + (f": {problem}" if problem else "")
         else:
             outcome = f"publish {job.status}"
         rows.append(

@@ -146,7 +146,7 @@ def stage_events(
                 out.append(events.stage_materialization(observation, stage))
             out += [events.check_evaluation(v, stage.stage) for v in stage_verdicts(observation, stage.stage)]
             if stage.stage == "remote_validation" and stage.ran and cluster.configured:
-                watched.conformance = cluster.conformance(observation.digests())
+                watched.conformance = cluster.conformance(observation.digests(), observation.config)
                 out.append(events.check_evaluation(watched.conformance, stage.stage))
         if stage.stage == "package" and stage.ran:
             out += _digest_events(observation)

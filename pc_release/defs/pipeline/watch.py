@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from pc_release.dotenv import DotenvError, parse_dotenv_report
 from pc_release.errors import InvalidInput
 from pc_release.models import GITLAB_TERMINAL_STATUSES, PipelineInfo, Verdict
 from pc_release.policy import pipeline as rules
@@ -31,6 +32,7 @@ class DigestRead(BaseModel):
 
     job_id: int
     digest: str | None
+    problem: str | None = Field(None, description="Why the artifact gave no digest, when it was absent or invalid")
 
 
 class WatchedPipeline(BaseModel):
@@ -74,7 +76,11 @@ class Observation:
 
     @property
     def terminal(self) -> bool:
-        return self.pipeline.status in GITLAB_TERMINAL_STATUSES
+        """GitLab finished the pipeline and no job the release requires still waits for its manual action."""
+        pipeline = self.pipeline
+        return pipeline.status in GITLAB_TERMINAL_STATUSES and not rules.awaiting_manual_action(
+            pipeline.status, self.stages
+        )
 
     @property
     def plan(self) -> rules.RuntimePlan:
@@ -92,6 +98,14 @@ class Observation:
         return {
             runtime: read.digest if (read := self.watched.digests.get(runtime)) else None
             for runtime in self.plan.expected
+        }
+
+    def digest_problems(self) -> dict[str, str]:
+        """Why a runtime's digest artifact could not be read, for the runtimes whose artifact was absent or invalid."""
+        return {
+            runtime: read.problem
+            for runtime in self.plan.expected
+            if (read := self.watched.digests.get(runtime)) is not None and read.problem
         }
 
 
@@ -166,9 +180,25 @@ def read_new_digests(observation: Observation, gitlab: GitLabResource) -> None:
         known = watched.digests.get(runtime)
         if known is not None and known.job_id == job.id:
             continue
-        content = gitlab.job_artifact(job.id, config.digest_artifact)
-        values = rules.parse_dotenv(content.decode("utf-8", errors="replace")) if content else {}
-        watched.digests[runtime] = DigestRead(job_id=job.id, digest=values.get(config.digest_variable_for(runtime)))
+        watched.digests[runtime] = _digest_read(gitlab, config, runtime, job)
+
+
+def _digest_read(gitlab: GitLabResource, config: ReleaseConfig, runtime: str, job: rules.JobRow) -> DigestRead:
+    """The digest from the publish job's copy of its dotenv report in the job's artifacts (what GitLab serves)."""
+    artifact = config.digest_artifact
+    content = gitlab.job_artifact(job.id, artifact)
+    if content is None:
+        return DigestRead(
+            job_id=job.id,
+            digest=None,
+            problem=f"{job.name} has no downloadable {artifact}: GitLab serves a dotenv report for download only "
+            "when `artifacts:paths` lists it too",
+        )
+    try:
+        values = parse_dotenv_report(content)
+    except DotenvError as err:
+        return DigestRead(job_id=job.id, digest=None, problem=f"{job.name}'s {artifact} is not a dotenv report: {err}")
+    return DigestRead(job_id=job.id, digest=values.get(config.digest_variable_for(runtime)))
 
 
 def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
@@ -184,7 +214,11 @@ def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
             )
         )
     if stage == "digest_fan_in" and (outcome.ran or outcome.status == "missing"):
-        verdicts.append(rules.runtime_digests_present(observation.config, observation.plan, observation.digests()))
+        verdicts.append(
+            rules.runtime_digests_present(
+                observation.config, observation.plan, observation.digests(), observation.digest_problems()
+            )
+        )
     return verdicts
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from pc_release.defs.audit.records import recorded_dev_test
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
+from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
+from pc_release.defs.promotion.guard import require_promotion_run
+from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
 from pc_release.errors import GitLabError, PromotionBlocked
 from pc_release.models import (
     MasterCi,
@@ -26,6 +30,7 @@ from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
 
 GROUP = "promotion"
+GATED_UPSTREAM = ("source_commit", "master_ci", "local_preflight", "release_readiness")
 
 
 def check_result(verdict: Verdict, asset: str) -> dg.AssetCheckResult:
@@ -95,6 +100,7 @@ def source_commit(
     sha = clone.resolve(request.source_ref)
     release_sha = clone.remote_release_sha()
     release_only = clone.commits_not_on_master(release_sha) if release_sha else []
+    previous = previous_release(context.instance, release_files, sha, release_sha)
     source = SourceCommit(
         request=request,
         sha=sha,
@@ -102,10 +108,13 @@ def source_commit(
         on_master=clone.is_on_master(sha),
         master_sha=clone.master_sha(),
         release_sha=release_sha,
+        previous_release_sha=previous.sha,
+        previous_release_source=previous.source,
         release_only_commits=release_only,
     )
     reachable = rules.reachable_from_master(sha, source.on_master, request)
-    guard = rules.release_branch_divergence(release_only, request, git.release_branch)
+    dev_test_tip = recorded_dev_test(context.instance, release_files, release_sha)
+    guard = rules.release_branch_divergence(release_only, request, git.release_branch, dev_test_tip)
     context.log.info(f"{request.source_ref} resolves to {sha} ({source.commit.subject}); {reachable.reason}")
     return dg.MaterializeResult(
         value=source,
@@ -119,7 +128,9 @@ def source_commit(
             "author": source.commit.author,
             "on_master": source.on_master,
             "master_sha": source.master_sha,
-            "previous_release_sha": release_sha or "(none)",
+            "previous_release_sha": previous.sha or "(none)",
+            "previous_release_source": previous.source,
+            BRANCH_BEFORE: release_sha or "(absent)",
         },
         check_results=[check_result(reachable, "source_commit"), check_result(guard, "source_commit")],
     )
@@ -175,8 +186,10 @@ def release_branch(
     release_files: ReleaseFilesResource,
 ):
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
+    require_promotion_run(context, source_commit.sha, GATED_UPSTREAM)
     clone = git.clone()
     confirm_remote_is_gitlab_project(clone, gitlab)
+    kept = keep_left_behind(clone, source_commit, context.log)
     before_push = gitlab.newest_pipeline_id(gitlab.release_branch)
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
     confirm_gitlab_branch_at(gitlab, release_files, source_commit.sha)
@@ -185,6 +198,7 @@ def release_branch(
         sha=source_commit.sha,
         previous_sha=source_commit.release_sha,
         pushed=pushed,
+        kept=kept,
         pipelines_before_push=before_push if pushed else 0,
     )
     if pushed:
@@ -199,6 +213,7 @@ def release_branch(
             "pushed": pushed,
             "kind": source_commit.request.kind,
             "local_preflight": local_preflight.status,
+            **kept_metadata(kept),
         },
     )
 
@@ -239,7 +254,7 @@ def candidate_values(source: SourceCommit, master: MasterCi, preflight: Prefligh
         "PLATFORM_CONTROL_DEV_TEST_DEPLOY": str(request.dev_test).lower(),
         "PLATFORM_CONTROL_MASTER_PIPELINE_URL": pipeline.web_url if pipeline else "none",
         "PLATFORM_CONTROL_MASTER_PIPELINE_STATUS": pipeline.status if pipeline else "missing",
-        "PLATFORM_CONTROL_PREVIOUS_RELEASE_SHA": source.release_sha or "none",
+        "PLATFORM_CONTROL_PREVIOUS_RELEASE_SHA": source.previous_release_sha or "none",
         "PC_RELEASE_RUN_ID": run_id,
     }
 
@@ -265,6 +280,7 @@ def release_candidate(
     release_files: ReleaseFilesResource,
 ):
     """dist/platform-control-release-candidate.env, generated from the promoted SHA."""
+    require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch"))
     candidate = release_files.write_candidate(
         candidate_values(source_commit, master_ci, local_preflight, context.run.run_id)
     )
@@ -339,6 +355,7 @@ def release_pipeline(
     release_files: ReleaseFilesResource,
 ):
     """The GitLab pipeline on the release branch that deploys the candidate."""
+    require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch", "release_candidate"))
     rid = request_id(source_commit)
     variables = rules.pipeline_variables(source_commit.request, rid)
     pipeline, created = trigger_release_pipeline(gitlab, release_files, release_branch, variables)

@@ -9,7 +9,10 @@ from pc_release.models import PromotionRequest
 from pc_release.policy.promotion import build_request
 from pc_release.settings import Settings
 
+PROMOTE_JOB = "promote_release"
 DEV_TEST_JOB = "dev_test_deploy"
+# dagster.yaml limits runs carrying this tag to one at a time: promotions are serialized by the queue.
+PROMOTION_TAG = "pc-release/promotion"
 
 
 class PromotionConfig(dg.Config):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from pc_release.defs.promotion.assets import GROUP
-from pc_release.defs.promotion.config import DEV_TEST_JOB
+from pc_release.defs.promotion.config import DEV_TEST_JOB, PROMOTE_JOB, PROMOTION_TAG
 
-# dagster.yaml limits runs carrying this tag to one at a time: promotions are serialized by the queue.
-PROMOTION_TAG = "pc-release/promotion"
+__all__ = ["PROMOTION_TAG", "dev_test_deploy_job", "promote_release_job"]
 
 promote_release_job = dg.define_asset_job(
-    "promote_release",
+    PROMOTE_JOB,
     selection=dg.AssetSelection.groups(GROUP),
     tags={PROMOTION_TAG: "release"},
     description="Promote one exact SHA already on master to release/platform-control and trigger its pipeline.",

@@ -1,5 +1,6 @@
-"""release_readiness: the candidate SHA checked for the policy's common release failure classes, between the
-local preflight and release_branch, so a doomed release is never pushed."""
+"""release_readiness: the candidate SHA checked for the policy's common release failure classes before release_branch,
+so a doomed release is never pushed. It is the local preflight's sibling, not its successor: neither reads the
+other, so a multiprocess run executes them side by side and the push waits for both."""
 
 import dagster as dg
 
@@ -17,7 +18,8 @@ ASSET = "release_readiness"
 
 @dg.asset(
     group_name=GROUP,
-    deps=["local_preflight"],
+    # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
+    deps=["master_ci"],
     kinds={"git", "postgres"},
     check_specs=[
         dg.AssetCheckSpec(name, asset=ASSET, blocking=True, description=description)
