@@ -28,7 +28,7 @@ from pathlib import Path
 import dagster as dg
 
 from pc_release.definitions import build_definitions
-from pc_release.sandbox.gitlab_server import SandboxGitLab
+from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 from pc_release.settings import Settings
 from pc_release_tests.gitworld import make_git_world
 
@@ -130,6 +130,7 @@ def main() -> None:
             dg.DagsterInstance.from_config(str(homes["promotion"])) as promotion_instance,
             dg.DagsterInstance.from_config(str(homes["empty"])) as empty_instance,
         ):
+            connect_clone(world.clone, "origin", server.repository_url, "PC_RELEASE_GITLAB_TOKEN")
             settings = Settings(
                 repo_path=world.clone, gitlab_url=server.url, gitlab_project=PROJECT, dist_dir=root / "dist"
             )

@@ -62,7 +62,7 @@ def add_history(world, server: SandboxGitLab, instance: dg.DagsterInstance, n: i
             "PLATFORM_CONTROL_RELEASE_PROFILE": "standard",
             "PC_RELEASE_REQUEST_ID": f"bench-history-{index}",
         }
-        pipeline, _ = gitlab.create_release_pipeline(sha, variables)
+        pipeline, _ = gitlab.create_release_pipeline(sha, variables, pipelines_before_push=0)
         server.set_all_jobs_status(pipeline.id, "success")
         instance.report_runless_asset_event(
             dg.AssetMaterialization(

@@ -186,6 +186,9 @@ class ReleaseBranchUpdate(Record):
     previous_sha: str | None
     pushed: bool
     kept: KeptCommits | None = None
+    # The newest release-branch pipeline when this run pushed (0 when it pushed nothing): every pipeline up to it
+    # ran before the push, so none of them deploys what was pushed.
+    pipelines_before_push: int = 0
 
 
 class ReleaseCandidate(Record):

@@ -7,6 +7,9 @@ import pytest
 from pc_release_tests.gitworld import GitWorld, make_git_world
 
 TOKEN = "glpat-test-SECRET-token-0123456789"
+# The test clones' own git credential for the sandbox GitLab, apart from pc-release's API token, which tests
+# change or remove.
+GIT_TOKEN_VARIABLE = "PC_SANDBOX_GIT_TOKEN"
 
 
 @pytest.fixture
@@ -23,13 +26,15 @@ def _clean_policy_env(monkeypatch):
         if name.startswith(("PLATFORM_CONTROL_", "PC_RELEASE_")) or name.startswith("CI_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", TOKEN)
+    monkeypatch.setenv(GIT_TOKEN_VARIABLE, TOKEN)
 
 
 @pytest.fixture
 def gitlab_server(world):
-    from pc_release.sandbox.gitlab_server import SandboxGitLab
+    from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 
     with SandboxGitLab(origin=world.origin, token=TOKEN) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         yield server
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from pc_release.errors import InvalidInput
 from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionRequest, Verdict
@@ -397,3 +398,120 @@ def gitlab_can_trigger_release_pipeline(
         "Use a token whose user is allowed to push or merge to the release branch",
         evidence=evidence,
     )
+
+
+# GitLab names a project's repository by `http_url_to_repo` and `ssh_url_to_repo`; git also accepts the scp-like
+# `user@host:path` form and a path without `.git`.
+_SCP_LIKE = re.compile(r"(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>(?!/).+)")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22}
+
+
+def repository_location(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, path) of a network git URL, or None for a local path or `file://` URL.
+
+    Credentials, a trailing `/` and `.git` are dropped; host and path are lower-cased because GitLab resolves
+    project paths case-insensitively."""
+    if "://" not in url:
+        match = _SCP_LIKE.fullmatch(url)
+        if match is None:
+            return None
+        scheme, host, port, path = "ssh", match["host"], 22, match["path"]
+    else:
+        parts = urlsplit(url)
+        scheme = "ssh" if parts.scheme in ("ssh", "git+ssh", "ssh+git") else parts.scheme
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            return None
+        try:
+            port = parts.port or _DEFAULT_PORTS[scheme]
+        except ValueError:
+            return None
+        host, path = parts.hostname, parts.path
+    path = path.strip("/").removesuffix(".git").strip("/")
+    return scheme, host.lower(), port, path.lower()
+
+
+def shown_url(url: str) -> str:
+    """A remote URL fit for logs and errors: without the credentials an operator may have put in it."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def remote_is_gitlab_project(
+    remote: str, remote_urls: Sequence[str], http_url_to_repo: str | None, ssh_url_to_repo: str | None
+) -> Verdict:
+    """Refuse to push unless every URL the remote fetches from and pushes to is the configured GitLab project:
+    a push to a fork would look successful while GitLab's release branch never moves."""
+    rule = "remote_is_gitlab_project"
+    project = {
+        location for url in (http_url_to_repo, ssh_url_to_repo) if url and (location := repository_location(url))
+    }
+    strangers = [shown_url(url) for url in remote_urls if repository_location(url) not in project]
+    evidence: dict[str, str | int | bool | list[str]] = {
+        "remote": remote,
+        "remote_urls": [shown_url(url) for url in remote_urls],
+        "http_url_to_repo": http_url_to_repo or "",
+        "ssh_url_to_repo": ssh_url_to_repo or "",
+    }
+    if not project:
+        return Verdict(
+            rule=rule,
+            ok=False,
+            reason="GitLab did not name the project's repository URLs (http_url_to_repo, ssh_url_to_repo), so the "
+            f"remote {remote!r} cannot be confirmed as the project; nothing is pushed",
+            evidence=evidence,
+        )
+    if strangers or not remote_urls:
+        return Verdict(
+            rule=rule,
+            ok=False,
+            reason=f"the clone's remote {remote!r} points at {', '.join(strangers) or 'nothing'}, not the GitLab "
+            f"project ({http_url_to_repo} or {ssh_url_to_repo}); a push there would not move GitLab's release "
+            "branch. Point the remote at the project, or set PC_RELEASE_REMOTE to one that does; nothing is pushed",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule=rule, ok=True, reason=f"the remote {remote!r} is the GitLab project {http_url_to_repo}", evidence=evidence
+    )
+
+
+def gitlab_branch_at_pushed_sha(branch: str, pushed_sha: str, gitlab_sha: str | None) -> Verdict:
+    """After the push, GitLab's own branch must be at the pushed SHA before a pipeline is created for it: a
+    pipeline runs what GitLab's branch holds, not what git said it pushed."""
+    rule = "gitlab_branch_at_pushed_sha"
+    evidence: dict[str, str | int | bool | list[str]] = {"pushed_sha": pushed_sha, "gitlab_sha": gitlab_sha or ""}
+    if gitlab_sha == pushed_sha:
+        return Verdict(rule=rule, ok=True, reason=f"GitLab's {branch} is at {pushed_sha}", evidence=evidence)
+    return Verdict(
+        rule=rule,
+        ok=False,
+        reason=f"GitLab's {branch} is at {gitlab_sha or '(absent)'}, not the pushed {pushed_sha}: someone moved it "
+        "after the push, or the push went elsewhere; no release pipeline is created. Check what is on the branch "
+        "before promoting again",
+        evidence=evidence,
+    )
+
+
+def reusable_request_pipeline(
+    newest_first: Sequence[PipelineInfo],
+    sha: str,
+    request_id: str,
+    request_id_of: Callable[[PipelineInfo], str | None],
+    pipelines_before_push: int,
+) -> PipelineInfo | None:
+    """The pipeline an earlier attempt of this request created, if it is still the release branch's last deploy.
+
+    Pipelines up to `pipelines_before_push` ran before this run's push, so never deploy what it pushed. Only
+    GitLab's own push pipeline for `sha` may be newer than ours. Any other newer pipeline, with or without a
+    request id, means someone deployed since: re-using ours would claim a deploy that is no longer the last one,
+    so the caller creates a new pipeline."""
+    for pipeline in newest_first:
+        if pipeline.id <= pipelines_before_push:
+            return None
+        if pipeline.source == "push" and pipeline.sha == sha:
+            continue
+        if pipeline.sha == sha and request_id_of(pipeline) == request_id:
+            return pipeline
+        return None
+    return None

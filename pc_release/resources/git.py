@@ -190,6 +190,12 @@ class GitClone:
             )
         )
 
+    def remote_urls(self) -> list[str]:
+        """Every URL the remote fetches from or pushes to, as git resolves them (insteadOf, pushurl applied)."""
+        fetch = self._git("remote", "get-url", "--all", self.remote).splitlines()
+        push = self._git("remote", "get-url", "--push", "--all", self.remote).splitlines()
+        return list(dict.fromkeys(fetch + push))
+
 
 class GitResource(dg.ConfigurableResource):
     """The platform repository clone pc-release promotes from."""

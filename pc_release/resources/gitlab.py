@@ -12,10 +12,12 @@ from pydantic import Field, PrivateAttr
 
 from pc_release.errors import ConfigurationError, GitLabError, redact
 from pc_release.models import BranchAccess, JobInfo, PipelineInfo
+from pc_release.policy import promotion as rules
 
 TOKEN_ENV_VAR = "PC_RELEASE_GITLAB_TOKEN"
 REQUEST_ID_VARIABLE = "PC_RELEASE_REQUEST_ID"
-# How many recent release-branch pipelines to inspect for an earlier attempt of the same request.
+# How many recent release-branch pipelines to inspect for an earlier attempt of the same request, or for what a
+# POST whose answer was lost created.
 _IDEMPOTENCY_WINDOW = 5
 
 
@@ -119,21 +121,37 @@ class GitLabResource(dg.ConfigurableResource):
         known = [level for level in levels if isinstance(level, int)]
         return max(known) if known else None
 
-    def branch_access(self, branch: str) -> BranchAccess | None:
-        """The branch as GitLab shows it to the token's user, or None while it does not exist."""
+    def _branch(self, branch: str) -> dict[str, Any] | None:
         try:
             with self._errors(f"reading branch {branch}"):
-                attrs = self._project().branches.get(branch).attributes
+                return self._project().branches.get(branch).attributes
         except GitLabError as err:
             if err.rule == "gitlab-not-found":
                 return None
             raise
+
+    def branch_access(self, branch: str) -> BranchAccess | None:
+        """The branch as GitLab shows it to the token's user, or None while it does not exist."""
+        attrs = self._branch(branch)
+        if attrs is None:
+            return None
         return BranchAccess(
             name=attrs["name"],
             protected=bool(attrs.get("protected")),
             can_push=bool(attrs.get("can_push")),
             developers_can_merge=bool(attrs.get("developers_can_merge")),
         )
+
+    def branch_sha(self, branch: str) -> str | None:
+        """The commit GitLab's own branch points at (what a pipeline on it runs), or None while it does not exist."""
+        attrs = self._branch(branch)
+        return attrs["commit"]["id"] if attrs is not None else None
+
+    def repository_urls(self) -> tuple[str | None, str | None]:
+        """The project's repository as GitLab names it: (http_url_to_repo, ssh_url_to_repo)."""
+        with self._errors("reading the project's repository URLs"):
+            attrs = self._client().projects.get(self.project).attributes
+        return attrs.get("http_url_to_repo"), attrs.get("ssh_url_to_repo")
 
     def master_pipeline_for(self, sha: str) -> PipelineInfo | None:
         """The newest master pipeline for exactly this SHA (one request, whatever the history)."""
@@ -175,52 +193,72 @@ class GitLabResource(dg.ConfigurableResource):
                 return None
             raise
 
-    def find_request_pipeline(self, sha: str, request_id: str) -> PipelineInfo | None:
-        """An earlier pipeline created for this same promotion request, if any.
+    def cancel_pipeline(self, pipeline_id: int) -> None:
+        with self._errors(f"canceling pipeline {pipeline_id}"):
+            self._project().pipelines.get(pipeline_id, lazy=True).cancel()
 
-        Only the newest release-branch pipelines count: an old one for the same SHA belongs to an earlier
-        release of it (a rollback is a new request), not to an interrupted attempt of this one.
-        """
-        for candidate in self.latest_pipelines(self.release_branch, per_page=_IDEMPOTENCY_WINDOW):
-            if candidate.source == "push":
-                continue  # the release branch guard's pipelines: started by the push, never by a request
-            variables = self.pipeline_variables(candidate.id)
-            if REQUEST_ID_VARIABLE not in variables:
-                continue
-            if candidate.sha == sha and variables[REQUEST_ID_VARIABLE] == request_id:
-                return candidate
-            return None
-        return None
+    def _request_id_of(self, pipeline: PipelineInfo) -> str | None:
+        return self.pipeline_variables(pipeline.id).get(REQUEST_ID_VARIABLE)
 
-    def create_release_pipeline(self, sha: str, variables: dict[str, str]) -> tuple[PipelineInfo, bool]:
+    def _created_for_request(self, after_id: int, request_id: str) -> list[PipelineInfo]:
+        """Pipelines of this request created after `after_id` (by an earlier POST whose answer was lost), oldest
+        first."""
+        newer = [p for p in self.latest_pipelines(self.release_branch, per_page=_IDEMPOTENCY_WINDOW) if p.id > after_id]
+        return sorted((p for p in newer if self._request_id_of(p) == request_id), key=lambda p: p.id)
+
+    def _keep_only_on(self, sha: str, created: list[PipelineInfo]) -> PipelineInfo:
+        """Keep the first pipeline this request created on `sha`; cancel every other one it created, so none is
+        left pending with the request's variables on a SHA it did not promote."""
+        keep = next((p for p in created if p.sha == sha), None)
+        for extra in created:
+            if extra is not keep:
+                self.cancel_pipeline(extra.id)
+        if keep is None:
+            moved = ", ".join(f"{p.id} on {p.sha}" for p in created)
+            raise GitLabError(
+                f"GitLab started this request's pipeline ({moved}), not on {sha}: {self.release_branch} moved after "
+                "the push; the pipeline was canceled",
+                rule="release-branch-lease",
+            )
+        return keep
+
+    def newest_pipeline_id(self, ref: str) -> int:
+        """The id of the newest pipeline on `ref`, 0 when it has none."""
+        newest = self.latest_pipelines(ref)
+        return newest[0].id if newest else 0
+
+    def create_release_pipeline(
+        self, sha: str, variables: dict[str, str], *, pipelines_before_push: int
+    ) -> tuple[PipelineInfo, bool]:
         """Create the release pipeline exactly once per request id; returns (pipeline, created_now).
 
-        A POST that fails in transit may still have created the pipeline, so instead of letting
-        python-gitlab blindly retry it, every retry first looks the request up again.
+        An earlier attempt's pipeline is returned instead while it is still the branch's last deploy and newer
+        than this run's push (`pipelines_before_push`). A POST that fails in transit may still have created the
+        pipeline, so instead of letting python-gitlab blindly retry it, every retry first looks for what the lost
+        POST created.
         """
         request_id = variables[REQUEST_ID_VARIABLE]
+        newest = self.latest_pipelines(self.release_branch, per_page=_IDEMPOTENCY_WINDOW)
+        existing = rules.reusable_request_pipeline(newest, sha, request_id, self._request_id_of, pipelines_before_push)
+        if existing is not None:
+            return existing, False
+        before = newest[0].id if newest else 0
         payload = {
             "ref": self.release_branch,
             "variables": [{"key": k, "value": v, "variable_type": "env_var"} for k, v in variables.items()],
         }
         attempts = 6
         for attempt in range(attempts):
-            existing = self.find_request_pipeline(sha, request_id)
-            if existing is not None:
-                return existing, False
+            if attempt:
+                created = self._created_for_request(before, request_id)
+                if created:  # found, as a re-run would find it: the POST's answer never came
+                    return self._keep_only_on(sha, created), False
             try:
                 with self._errors(f"creating a {self.release_branch} pipeline"):
-                    created = self._project().pipelines.create(payload, retry_transient_errors=False)
-                info = _pipeline(created.attributes)
+                    response = self._project().pipelines.create(payload, retry_transient_errors=False)
             except GitLabError as err:
                 if err.rule != "gitlab-transient" or attempt == attempts - 1:
                     raise
                 continue
-            if info.sha != sha:
-                raise GitLabError(
-                    f"GitLab started pipeline {info.id} on {info.sha}, not {sha}: {self.release_branch} moved "
-                    "after the push",
-                    rule="release-branch-lease",
-                )
-            return info, True
+            return self._keep_only_on(sha, [_pipeline(response.attributes)]), True
         raise AssertionError("unreachable")

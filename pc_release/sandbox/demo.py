@@ -37,12 +37,16 @@ from typing import IO, Any
 
 from pc_release.errors import PcReleaseError
 from pc_release.resources.gitlab import TOKEN_ENV_VAR as TOKEN_ENV
+from pc_release.sandbox.gitlab_server import connect_clone
 from pc_release.sandbox.sample import MASTER_BRANCH, RELEASE_BRANCH, create_sample_origin, materialize_sample_repo
 
 # The checkout pc-release runs from: workspace.yaml and the embedded instance's dagster.yaml live there.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = Path(__file__).resolve().parent / "node" / "node_modules"
 PROJECT_PATH = "platform/platform-control"
+# The clone's remote at the sandbox GitLab's repository URL, which pc-release pushes to (GitLab's branch is the
+# one its pipelines run); `origin` stays the bare repository the demo pushes master commits to before GitLab runs.
+GITLAB_REMOTE = "gitlab"
 # The settings' default GitLab port. Fixed rather than free, so that the pipeline URLs one demo recorded still
 # point at the sandbox GitLab that the next demo or ui serves.
 DEFAULT_GITLAB_PORT = 8929
@@ -108,12 +112,16 @@ class Sandbox:
             and (self.dagster_home / "dagster.yaml").exists()
         )
 
+    def connect_to_gitlab(self, gitlab_url: str) -> None:
+        """Point the clone's GitLab remote at the sandbox GitLab now serving (its port may change between runs)."""
+        connect_clone(self.clone, GITLAB_REMOTE, f"{gitlab_url}/{PROJECT_PATH}.git", TOKEN_ENV)
+
     def pc_release_env(self, gitlab_url: str, token: str) -> dict[str, str]:
         """The environment pc-release (the demo's promotion, `dagster dev`) runs with in this sandbox."""
         env = {
             "DAGSTER_HOME": str(self.dagster_home),
             "PC_RELEASE_REPO_PATH": str(self.clone),
-            "PC_RELEASE_REMOTE": "origin",
+            "PC_RELEASE_REMOTE": GITLAB_REMOTE,
             "PC_RELEASE_MASTER_BRANCH": MASTER_BRANCH,
             "PC_RELEASE_RELEASE_BRANCH": RELEASE_BRANCH,
             "PC_RELEASE_DIST_DIR": str(self.dist),
@@ -482,6 +490,7 @@ def run_demo(
         server = GitLabServer.start(sandbox, token, gitlab_port)
         try:
             print(f"sandbox GitLab: {server.url} (jobs run as local processes; log {sandbox.server_log})", file=out)
+            sandbox.connect_to_gitlab(server.url)
             os.environ.update(sandbox.pc_release_env(server.url, token))
             _promote_and_follow(sandbox, sha, timeout, out)
             print(f"demo finished in {time.monotonic() - started:.0f}s", file=out, flush=True)
@@ -627,6 +636,7 @@ def run_ui(
         dagster: subprocess.Popen | None = None
         try:
             print(f"sandbox GitLab: {server.url}", file=out, flush=True)
+            sandbox.connect_to_gitlab(server.url)
             env = {**os.environ, **sandbox.pc_release_env(server.url, token)}
             dagster_cli = Path(sys.executable).parent / "dagster"
             workspace = PROJECT_ROOT / "workspace.yaml"

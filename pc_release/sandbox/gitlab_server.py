@@ -94,6 +94,23 @@ _FAULT_MESSAGES = {
 REPORTER, DEVELOPER, MAINTAINER = 20, 30, 40
 
 
+def connect_clone(clone: Path, remote: str, repository_url: str, token_variable: str) -> None:
+    """Point `remote` of `clone` at the sandbox GitLab's repository URL, as an operator's clone of a GitLab
+    project points at its `http_url_to_repo`. git authenticates with the token in `$token_variable`, read by a
+    credential helper when git needs it, so the token is never written to the clone's config."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(clone), *args], capture_output=True, text=True, check=False)
+
+    verb = "set-url" if remote in git("remote").stdout.split() else "add"
+    git("remote", verb, remote, repository_url)
+    key = f"credential.{repository_url}.helper"
+    helper = f'!f() {{ test "$1" = get && printf "username=pc-release\\npassword=%s\\n" "${token_variable}"; }}; f'
+    git("config", "--unset-all", key)
+    git("config", "--add", key, "")  # drops the user's own helpers for this URL: none may store the token
+    git("config", "--add", key, helper)
+
+
 class PipelineCreationError(ValueError):
     """GitLab refused to create the pipeline (unknown ref, CI config error, no jobs)."""
 
@@ -336,6 +353,11 @@ class SandboxGitLab:
         if self._httpd is None:
             raise RuntimeError("SandboxGitLab is not started")
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def repository_url(self) -> str:
+        """The project's repository over git's HTTP protocol: its `http_url_to_repo`."""
+        return f"{self.url}/{self.project_path}.git"
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -872,7 +894,7 @@ class SandboxGitLab:
             "tag_list": [],
             "topics": [],
             "ssh_url_to_repo": f"git@127.0.0.1:{self.project_path}.git",
-            "http_url_to_repo": f"{base}/{self.project_path}.git",
+            "http_url_to_repo": self.repository_url,
             "web_url": f"{base}/{self.project_path}",
             "readme_url": None,
             "visibility": "private",

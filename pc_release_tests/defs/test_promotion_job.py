@@ -8,7 +8,7 @@ import gitlab
 import pytest
 
 from pc_release.resources.git import GitClone, GitResource
-from pc_release_tests.conftest import TOKEN
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.gitworld import RELEASE_BRANCH, git
 from pc_release_tests.promotion_harness import promote, release_pipelines
 
@@ -245,9 +245,10 @@ def test_token_never_reaches_the_event_log_or_files(world, gitlab_server, instan
 
 def test_token_that_cannot_run_pipelines_is_refused_before_the_push(world, instance, monkeypatch):
     """A Reporter token reads master CI fine but would get 403 creating the pipeline after the push."""
-    from pc_release.sandbox.gitlab_server import SandboxGitLab
+    from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 
     with SandboxGitLab(origin=world.origin, token=TOKEN, reporter_tokens=("reporter-token-123",)) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         advance_master(world)
         green_master(server, world)
         before = world.release_sha()
@@ -268,7 +269,7 @@ PROTECTED_RELEASE = {"master": (40, 40), "release/platform-control": (40, 40)}
 def test_developer_token_on_a_protected_release_branch_is_refused_before_the_push(world, instance, monkeypatch):
     """A Developer may run pipelines in general, but not on a release branch only Maintainers may push or merge
     to: GitLab would refuse the release pipeline after the push, so the gate refuses the promotion first."""
-    from pc_release.sandbox.gitlab_server import SandboxGitLab
+    from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 
     with SandboxGitLab(
         origin=world.origin,
@@ -276,6 +277,7 @@ def test_developer_token_on_a_protected_release_branch_is_refused_before_the_pus
         developer_tokens=("developer-token-123",),
         protected_branches=PROTECTED_RELEASE,
     ) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         advance_master(world)
         green_master(server, world)
         before = world.release_sha()
@@ -292,12 +294,13 @@ def test_developer_token_on_a_protected_release_branch_is_refused_before_the_pus
 
 
 def test_developer_token_promotes_when_developers_may_merge_to_the_release_branch(world, instance, monkeypatch):
-    from pc_release.sandbox.gitlab_server import SandboxGitLab
+    from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 
     protection = {**PROTECTED_RELEASE, "release/platform-control": (40, 30)}
     with SandboxGitLab(
         origin=world.origin, token=TOKEN, developer_tokens=("developer-token-123",), protected_branches=protection
     ) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         head = advance_master(world)
         green_master(server, world)
         monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", "developer-token-123")

@@ -50,7 +50,7 @@ def test_web_fast_release_pipeline_runs_only_the_web_fast_jobs(tmp_path: Path, m
 
     with SandboxGitLab(origin, TOKEN, run_jobs=True, state_dir=tmp_path / "gitlab") as server:
         resource = GitLabResource(url=server.url, project=PROJECT, token=TOKEN)
-        pipeline, created = resource.create_release_pipeline(release_sha, variables)
+        pipeline, created = resource.create_release_pipeline(release_sha, variables, pipelines_before_push=0)
         assert created
         deadline = time.monotonic() + 180
         while not (pipeline := resource.pipeline(pipeline.id)).terminal:

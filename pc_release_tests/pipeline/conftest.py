@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pc_release.sandbox.gitlab_server import SandboxGitLab
-from pc_release_tests.conftest import TOKEN
+from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.pipeline.harness import SensorDriver, sensor_resources
 from pc_release_tests.pipeline.world import make_platform_world
 
@@ -15,6 +15,7 @@ from pc_release_tests.pipeline.world import make_platform_world
 def platform(tmp_path_factory):
     world = make_platform_world(tmp_path_factory.mktemp("platform"))
     with SandboxGitLab(origin=world.origin, token=TOKEN) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         yield world, server
 
 

@@ -314,3 +314,108 @@ def test_gitlab_can_trigger_release_pipeline(level, branch, ok, warning, says):
     verdict = rules.gitlab_can_trigger_release_pipeline(level, branch)
     assert (verdict.ok, verdict.warning) == (ok, warning)
     assert says in verdict.reason
+
+
+HTTP_REPO = "https://gitlab.example.com/platform/platform-control.git"
+SSH_REPO = "git@gitlab.example.com:platform/platform-control.git"
+
+
+@pytest.mark.parametrize(
+    ("url", "location"),
+    [
+        (HTTP_REPO, ("https", "gitlab.example.com", 443, "platform/platform-control")),
+        (
+            "https://bot:glpat-x@GitLab.Example.com/Platform/platform-control/",
+            ("https", "gitlab.example.com", 443, "platform/platform-control"),
+        ),
+        (
+            "http://127.0.0.1:8929/platform/platform-control.git",
+            ("http", "127.0.0.1", 8929, "platform/platform-control"),
+        ),
+        (SSH_REPO, ("ssh", "gitlab.example.com", 22, "platform/platform-control")),
+        (
+            "ssh://git@gitlab.example.com/platform/platform-control.git",
+            ("ssh", "gitlab.example.com", 22, "platform/platform-control"),
+        ),
+        (
+            "ssh://git@gitlab.example.com:2222/platform/platform-control",
+            ("ssh", "gitlab.example.com", 2222, "platform/platform-control"),
+        ),
+        ("/srv/git/platform-control.git", None),
+        ("file:///srv/git/platform-control.git", None),
+        ("../platform-control.git", None),
+        ("https://gitlab.example.com:notaport/x.git", None),
+    ],
+)
+def test_repository_location(url, location):
+    assert rules.repository_location(url) == location
+
+
+@pytest.mark.parametrize(
+    ("urls", "http_url", "ssh_url", "ok", "says"),
+    [
+        ([HTTP_REPO], HTTP_REPO, SSH_REPO, True, "is the GitLab project"),
+        ([SSH_REPO], HTTP_REPO, SSH_REPO, True, "is the GitLab project"),
+        ([HTTP_REPO, SSH_REPO], HTTP_REPO, SSH_REPO, True, "is the GitLab project"),
+        (["https://bot:glpat-secret@gitlab.example.com/platform/platform-control"], HTTP_REPO, SSH_REPO, True, "is"),
+        (
+            ["git@gitlab.example.com:someone/platform-control.git"],
+            HTTP_REPO,
+            SSH_REPO,
+            False,
+            "someone/platform-control",
+        ),
+        ([HTTP_REPO, "/srv/mirror.git"], HTTP_REPO, SSH_REPO, False, "/srv/mirror.git"),
+        (
+            ["https://gitlab.example.com:8443/platform/platform-control.git"],
+            HTTP_REPO,
+            SSH_REPO,
+            False,
+            "not the GitLab",
+        ),
+        ([], HTTP_REPO, SSH_REPO, False, "points at nothing"),
+        ([HTTP_REPO], None, None, False, "did not name the project's repository URLs"),
+    ],
+)
+def test_remote_is_gitlab_project(urls, http_url, ssh_url, ok, says):
+    verdict = rules.remote_is_gitlab_project("origin", urls, http_url, ssh_url)
+    assert verdict.ok is ok
+    assert says in verdict.reason
+    assert "glpat-secret" not in verdict.reason + str(verdict.evidence)
+
+
+@pytest.mark.parametrize(
+    ("gitlab_sha", "ok"),
+    [(SHA, True), (OTHER, False), (None, False)],
+)
+def test_gitlab_branch_at_pushed_sha(gitlab_sha, ok):
+    verdict = rules.gitlab_branch_at_pushed_sha("release/platform-control", SHA, gitlab_sha)
+    assert verdict.ok is ok
+    assert ("no release pipeline is created" in verdict.reason) is not ok
+
+
+def _pipeline(pipeline_id: int, sha: str, source: str = "api") -> PipelineInfo:
+    return PipelineInfo(
+        id=pipeline_id, sha=sha, ref="release/platform-control", status="running", web_url="", source=source
+    )
+
+
+@pytest.mark.parametrize(
+    ("newest_first", "ids", "before_push", "reused"),
+    [
+        ([], {}, 0, None),
+        ([_pipeline(3, SHA)], {3: "rid"}, 0, 3),
+        ([_pipeline(3, SHA)], {3: "rid"}, 2, 3),
+        ([_pipeline(3, SHA)], {3: "rid"}, 3, None),
+        ([_pipeline(4, SHA, "push"), _pipeline(3, SHA)], {3: "rid"}, 0, 3),
+        ([_pipeline(4, SHA, "push"), _pipeline(3, SHA)], {3: "rid"}, 3, None),
+        ([_pipeline(4, OTHER, "web"), _pipeline(3, SHA)], {3: "rid"}, 0, None),
+        ([_pipeline(4, OTHER, "push"), _pipeline(3, SHA)], {3: "rid"}, 0, None),
+        ([_pipeline(4, SHA, "web"), _pipeline(3, SHA)], {3: "rid"}, 0, None),
+        ([_pipeline(3, SHA)], {3: "other-request"}, 0, None),
+        ([_pipeline(3, OTHER)], {3: "rid"}, 0, None),
+    ],
+)
+def test_reusable_request_pipeline(newest_first, ids, before_push, reused):
+    found = rules.reusable_request_pipeline(newest_first, SHA, "rid", lambda p: ids.get(p.id), before_push)
+    assert (found.id if found else None) == reused

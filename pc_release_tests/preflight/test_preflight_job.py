@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from pc_release.resources.kubernetes import KubernetesResource
-from pc_release.sandbox.gitlab_server import SandboxGitLab
-from pc_release_tests.conftest import TOKEN
+from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.gitworld import git
 from pc_release_tests.kube_api import KubeApi
 from pc_release_tests.preflight.conftest import (
@@ -34,6 +34,7 @@ CHECKS = ("playwright_e2e", "role_authz_smoke", "kind_parity")
 def sample(tmp_path):
     world = sample_world(tmp_path / "sample")
     with SandboxGitLab(origin=world.origin, token=TOKEN) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         yield world, server
 
 

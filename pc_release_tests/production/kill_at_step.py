@@ -63,8 +63,8 @@ class DyingFiles(ReleaseFilesResource):
 
 
 class DyingGitLab(GitLabResource):
-    def create_release_pipeline(self, sha, variables):
-        created = super().create_release_pipeline(sha, variables)
+    def create_release_pipeline(self, sha, variables, **options):
+        created = super().create_release_pipeline(sha, variables, **options)
         _die()
         return created
 

@@ -11,7 +11,8 @@ import pytest
 
 from pc_release.reporting import summarize_run
 from pc_release.resources.files import CANDIDATE_FILE, parse_env
-from pc_release_tests.conftest import TOKEN
+from pc_release.sandbox.gitlab_server import connect_clone
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.gitworld import git
 from pc_release_tests.production.launches import Launch, launch_at_once
 from pc_release_tests.production.leaks import find_leaks
@@ -44,6 +45,7 @@ def test_twenty_simultaneous_promotions_move_the_branch_once(
         else:
             repo, dist = tmp_path / f"clone-{n}", tmp_path / f"dist-{n}"
             git(tmp_path, "clone", "-q", str(world.origin), str(repo))
+            connect_clone(repo, "origin", gitlab_server.repository_url, GIT_TOKEN_VARIABLE)
         launches.append(
             Launch(
                 source_ref=sha,

@@ -19,9 +19,9 @@ import yaml
 from pc_release import cli
 from pc_release.errors import PromotionBlocked
 from pc_release.resources.files import CANDIDATE_FILE, LOCK_FILE, ReleaseFilesResource, parse_env
-from pc_release.sandbox.gitlab_server import SandboxGitLab
+from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 from pc_release.sandbox.sample import create_sample_origin
-from pc_release_tests.conftest import TOKEN
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.gitworld import GitWorld, git
 from pc_release_tests.production.gitlab_proxy import GitLabProxy
 from pc_release_tests.production.launches import take_lock_in_child_process
@@ -290,6 +290,7 @@ def test_promotion_killed_while_its_throwaway_postgresql_serves_leaves_nothing_o
     world.push("master")
     monkeypatch.setenv("PLATFORM_CONTROL_SKIP_LOCAL_PREFLIGHT", "true")
     with SandboxGitLab(origin=origin, token=TOKEN) as server:
+        connect_clone(clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         green_master(server, [sha])
         cli_environment(monkeypatch, world, server.url, tmp_path)
 

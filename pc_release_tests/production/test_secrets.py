@@ -11,9 +11,9 @@ import pytest
 from pc_release import cli
 from pc_release.definitions import build_definitions
 from pc_release.reporting import summarize_run
-from pc_release.sandbox.gitlab_server import SandboxGitLab
+from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 from pc_release.settings import Settings
-from pc_release_tests.conftest import TOKEN
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.production.gitlab_proxy import GitLabProxy
 from pc_release_tests.production.leaks import find_leaks
 from pc_release_tests.production.observe import green_master
@@ -46,6 +46,7 @@ def test_a_gitlab_echoing_the_token_never_makes_it_leak(world, tmp_path, monkeyp
     home, dist = tmp_path / "dagster-home", tmp_path / "dist"
     home.mkdir()
     with SandboxGitLab(origin=world.origin, token=TOKEN, state_dir=tmp_path / "sandbox") as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         sha = world.commit("change")
         world.push("master")
         green_master(server, [sha])

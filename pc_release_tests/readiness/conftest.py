@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pc_release.readiness.postgres import PostgresServer
-from pc_release.sandbox.gitlab_server import SandboxGitLab
+from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 from pc_release.sandbox.sample import create_sample_origin
-from pc_release_tests.conftest import TOKEN
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.gitworld import GitWorld, git
 
 
@@ -40,4 +40,5 @@ def sample_world(tmp_path: Path) -> GitWorld:
 @pytest.fixture
 def sample_gitlab(sample_world: GitWorld) -> Iterator[SandboxGitLab]:
     with SandboxGitLab(origin=sample_world.origin, token=TOKEN) as server:
+        connect_clone(sample_world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
         yield server

@@ -599,3 +599,31 @@ def test_protected_branch_refuses_pipelines_to_users_who_may_neither_push_nor_me
 
         assert developer.pipelines.create({"ref": "feature/x"}).ref == "feature/x"
         assert maintainer.pipelines.create({"ref": "release/platform-control"}).ref == "release/platform-control"
+
+
+# --- a clone connected to the repository URL ------------------------------------------------------------------
+
+
+def test_connect_clone_pushes_with_the_token_from_the_environment_never_stored(origin, token: str, tmp_path) -> None:
+    from pc_release.sandbox.gitlab_server import connect_clone
+
+    def git_with(token_value: str, cwd, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "SANDBOX_TEST_GIT_TOKEN": token_value}
+        return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+    with SandboxGitLab(origin.path, token) as srv:
+        assert gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).http_url_to_repo == srv.repository_url
+        clone = tmp_path / "clone"
+        git_with(token, tmp_path, "init", "-q", "-b", "master", str(clone))
+        connect_clone(clone, "origin", srv.repository_url, "SANDBOX_TEST_GIT_TOKEN")
+        assert token not in (clone / ".git" / "config").read_text()
+        assert git_with("wrong", clone, "fetch", "-q", "origin").returncode != 0
+        assert git_with(token, clone, "fetch", "-q", "origin").returncode == 0
+        git_with(token, clone, "checkout", "-q", "-b", "feature", "origin/master")
+        git_with(
+            token, clone, "-c", "user.name=Dev", "-c", "user.email=d@x", "commit", "-q", "--allow-empty", "-m", "x"
+        )
+        pushed = git_with(token, clone, "push", "-q", "origin", "HEAD:refs/heads/feature")
+        assert pushed.returncode == 0, pushed.stderr
+        branch = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).branches.get("feature")
+        assert branch.commit["id"] == git_with(token, clone, "rev-parse", "HEAD").stdout.strip()

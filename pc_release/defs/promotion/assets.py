@@ -2,7 +2,9 @@
 -> release_pipeline. Gates are blocking asset checks computed with the asset they guard."""
 
 import hashlib
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,9 +13,10 @@ from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
 from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
 from pc_release.defs.promotion.guard import require_promotion_run
 from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
-from pc_release.errors import PromotionBlocked
+from pc_release.errors import GitLabError, PromotionBlocked
 from pc_release.models import (
     MasterCi,
+    PipelineInfo,
     PreflightReport,
     ReleaseBranchUpdate,
     ReleaseCandidate,
@@ -23,7 +26,7 @@ from pc_release.models import (
 )
 from pc_release.policy import promotion as rules
 from pc_release.resources.files import ReleaseFilesResource
-from pc_release.resources.git import GitResource
+from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
 
 GROUP = "promotion"
@@ -179,18 +182,24 @@ def release_branch(
     source_commit: SourceCommit,
     local_preflight: PreflightReport,
     git: GitResource,
+    gitlab: GitLabResource,
+    release_files: ReleaseFilesResource,
 ):
     """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
     require_promotion_run(context, source_commit.sha, GATED_UPSTREAM)
     clone = git.clone()
+    confirm_remote_is_gitlab_project(clone, gitlab)
     kept = keep_left_behind(clone, source_commit, context.log)
+    before_push = gitlab.newest_pipeline_id(gitlab.release_branch)
     pushed = clone.push_release(source_commit.sha, expected=source_commit.release_sha)
+    confirm_gitlab_branch_at(gitlab, release_files, source_commit.sha)
     update = ReleaseBranchUpdate(
         branch=git.release_branch,
         sha=source_commit.sha,
         previous_sha=source_commit.release_sha,
         pushed=pushed,
         kept=kept,
+        pipelines_before_push=before_push if pushed else 0,
     )
     if pushed:
         context.log.info(f"{git.release_branch}: {source_commit.release_sha or '(absent)'} -> {source_commit.sha}")
@@ -207,6 +216,26 @@ def release_branch(
             **kept_metadata(kept),
         },
     )
+
+
+def withdraw_candidate(release_files: ReleaseFilesResource) -> None:
+    """Remove the candidate env: it must never name a SHA the release branch is not at."""
+    Path(release_files.candidate_path).unlink(missing_ok=True)
+
+
+def confirm_remote_is_gitlab_project(clone: GitClone, gitlab: GitLabResource) -> None:
+    """The clone's remote is the configured GitLab project, so the push moves the branch GitLab deploys from."""
+    verdict = rules.remote_is_gitlab_project(clone.remote, clone.remote_urls(), *gitlab.repository_urls())
+    if not verdict.ok:
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+
+
+def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFilesResource, sha: str) -> None:
+    """GitLab's own release branch, read through its branches API, is at `sha`; else the promotion stops here."""
+    verdict = rules.gitlab_branch_at_pushed_sha(gitlab.release_branch, sha, gitlab.branch_sha(gitlab.release_branch))
+    if not verdict.ok:
+        withdraw_candidate(release_files)
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
 
 
 def candidate_values(source: SourceCommit, master: MasterCi, preflight: PreflightReport, run_id: str) -> dict[str, str]:
@@ -273,6 +302,8 @@ def release_candidate(
             "source_sha": source_commit.sha,
         },
     )
+    if not same:
+        withdraw_candidate(release_files)
     return dg.MaterializeResult(
         value=candidate,
         metadata={
@@ -288,16 +319,37 @@ def release_candidate(
 
 
 def request_id(source: SourceCommit) -> str:
-    """Same promotion request -> same id, so a re-run finds its pipeline instead of creating a second one."""
+    """Same promotion request -> same id, so a re-run finds its pipeline instead of creating a second one.
+
+    Every pipeline variable is part of it: a pipeline run with other variables (an override flag) is another
+    request's, and must never be taken for this one's."""
     request = source.request
-    key = "|".join([source.sha, request.kind, request.mode, request.profile, request.transient_retry_reason or ""])
-    return hashlib.sha256(key.encode()).hexdigest()[:20]
+    variables = rules.pipeline_variables(request, "")
+    del variables[REQUEST_ID_VARIABLE]
+    key = {"sha": source.sha, "kind": request.kind, "retry": request.transient_retry_reason, "variables": variables}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def trigger_release_pipeline(
+    gitlab: GitLabResource, release_files: ReleaseFilesResource, update: ReleaseBranchUpdate, variables: dict[str, str]
+) -> tuple[PipelineInfo, bool]:
+    """This request's pipeline on the release branch: a re-run reuses the one an earlier attempt created while
+    it is still the branch's last deploy and newer than this run's push; otherwise one is created. Should GitLab
+    start it on a SHA we did not promote (someone pushed meanwhile), it is canceled and the candidate env
+    withdrawn."""
+    try:
+        return gitlab.create_release_pipeline(update.sha, variables, pipelines_before_push=update.pipelines_before_push)
+    except GitLabError as err:
+        if err.rule == "release-branch-lease":
+            withdraw_candidate(release_files)
+        raise
 
 
 @dg.asset(group_name=GROUP, kinds={"gitlab"})
 def release_pipeline(
     context: dg.AssetExecutionContext,
     source_commit: SourceCommit,
+    release_branch: ReleaseBranchUpdate,
     release_candidate: ReleaseCandidate,
     gitlab: GitLabResource,
     release_files: ReleaseFilesResource,
@@ -306,7 +358,7 @@ def release_pipeline(
     require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch", "release_candidate"))
     rid = request_id(source_commit)
     variables = rules.pipeline_variables(source_commit.request, rid)
-    pipeline, created = gitlab.create_release_pipeline(source_commit.sha, variables)
+    pipeline, created = trigger_release_pipeline(gitlab, release_files, release_branch, variables)
     release_files.release_promotion_lock(context.run.run_id)
     verb = "created" if created else "found (earlier attempt of this request)"
     context.log.info(f"release pipeline {pipeline.id} {verb}: {pipeline.web_url}")
