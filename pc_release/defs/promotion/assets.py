@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.audit.records import recorded_dev_test
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
 from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
@@ -98,6 +99,8 @@ def source_commit(
             raise PromotionBlocked(verdict.reason, rule=verdict.rule)
     clone.fetch()
     sha = clone.resolve(request.source_ref)
+    # A broken .pc-release.yaml at the SHA is refused once, here, not by each of the sibling gates that read it.
+    GitReads(clone).release_config(sha)
     release_sha = clone.remote_release_sha()
     release_only = clone.commits_not_on_master(release_sha) if release_sha else []
     previous = previous_release(context.instance, release_files, sha, release_sha)
