@@ -57,10 +57,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             context=settings.kube_context, kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None
         ),
         "release_cluster": ReleaseClusterResource(
-            cluster=KubernetesResource(
-                context=settings.release_kube_context,
-                kubeconfig=str(settings.release_kubeconfig) if settings.release_kubeconfig else None,
-            ),
+            context=settings.release_kube_context,
+            kubeconfig=str(settings.release_kubeconfig) if settings.release_kubeconfig else None,
             namespace=settings.release_namespace,
         ),
         "readiness": ReadinessResource(

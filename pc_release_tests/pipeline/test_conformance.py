@@ -8,7 +8,6 @@ import yaml
 
 from pc_release.defs.pipeline.cluster import ReleaseClusterResource
 from pc_release.release_config import DEFAULT_RELEASE_CONFIG, load_release_config
-from pc_release.resources.kubernetes import KubernetesResource
 from pc_release_tests.kube_api import KubeApi, pod_of
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
@@ -69,9 +68,7 @@ def cluster(tmp_path):
         config = api.write_kubeconfig(tmp_path / "kubeconfig", context="platform-control-prod")
         yield (
             api,
-            ReleaseClusterResource(
-                cluster=KubernetesResource(context="platform-control-prod", kubeconfig=str(config)), namespace=NAMESPACE
-            ),
+            ReleaseClusterResource(context="platform-control-prod", kubeconfig=str(config), namespace=NAMESPACE),
         )
 
 
@@ -108,7 +105,7 @@ def test_unfinished_rollout_and_missing_workload_fail(cluster):
 def test_unreachable_cluster_is_a_failed_check_not_a_crash(tmp_path):
     with KubeApi(namespace=NAMESPACE) as api:
         config = api.write_kubeconfig(tmp_path / "kubeconfig", token="wrong-token")
-        resource = ReleaseClusterResource(cluster=KubernetesResource(kubeconfig=str(config)), namespace=NAMESPACE)
+        resource = ReleaseClusterResource(kubeconfig=str(config), namespace=NAMESPACE)
         verdict = resource.conformance(dict(DIGESTS), DEFAULT_RELEASE_CONFIG)
     assert not verdict.ok and "could not read the release cluster" in verdict.reason and "401" in verdict.reason
 

@@ -1,14 +1,13 @@
 """ReleaseClusterResource: the cluster release pipelines deploy to, read for runtime image conformance.
 
-It is the kind-parity cluster's client (KubernetesResource) pointed at the release target instead, plus the
-namespace the platform runs in; unconfigured means conformance is recorded as "not checked".
+It is the kind-parity cluster's client (KubernetesResource, subclassed rather than nested: a nested resource
+makes Dagster read the deprecated InitResourceContext.dagster_run on every init) pointed at the release target
+instead, plus the namespace the platform runs in; unconfigured means conformance is recorded as "not checked".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import dagster as dg
 
 from pc_release.errors import PcReleaseError
 from pc_release.models import KubeDeployment, KubePod, KubeSelectorRequirement, Verdict
@@ -87,23 +86,18 @@ def running_runtime(
     )
 
 
-class ReleaseClusterResource(dg.ConfigurableResource):
-    """Where release pipelines deploy: a kube context (via KubernetesResource) and the platform's namespace."""
+class ReleaseClusterResource(KubernetesResource):
+    """Where release pipelines deploy: a kube context (KubernetesResource's fields) and the platform's namespace."""
 
-    cluster: KubernetesResource
     namespace: str = "platform-control"
-
-    @property
-    def configured(self) -> bool:
-        return self.cluster.configured
 
     def conformance(self, expected: dict[str, str | None], config: ReleaseConfig) -> Verdict:
         """Runtime image conformance of the live workloads against the fan-in digests (two API reads); each
         runtime's own container is the one `config` names for it."""
-        target = f"{self.cluster.target}, namespace {self.namespace}"
+        target = f"{self.target}, namespace {self.namespace}"
         try:
-            deployments = self.cluster.deployments(self.namespace)
-            pods = self.cluster.pods(self.namespace)
+            deployments = self.deployments(self.namespace)
+            pods = self.pods(self.namespace)
         except PcReleaseError as err:
             return Verdict(
                 rule="runtime_image_conformance",
