@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from pc_release import cli
-from pc_release_tests.conftest import TOKEN
+from pc_release.sandbox.gitlab_server import connect_clone
+from pc_release_tests.conftest import GIT_TOKEN_VARIABLE, TOKEN
 from pc_release_tests.gitworld import RELEASE_BRANCH, git
 from pc_release_tests.production.observe import green_master, origin_refs
 from pc_release_tests.promotion_harness import PROJECT, release_pipelines
@@ -106,10 +107,14 @@ def test_guard_fetches_the_release_branch_it_judges(world):
     assert hotfix in run.stdout and "[release_branch_guard]" in run.stdout
 
 
-def shallow_clone(world, tmp_path, *options: str):
+def shallow_clone(world, tmp_path, *options: str, gitlab_server=None):
+    """A `--depth 1` clone; with `gitlab_server`, its origin then points at the project's repository URL, as an
+    operator's clone of the GitLab project does (deepening it then goes over git's HTTP protocol)."""
     clone = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", *options, f"file://{world.origin}", str(clone))
     assert git(clone, "rev-parse", "--is-shallow-repository") == "true"
+    if gitlab_server is not None:
+        connect_clone(clone, "origin", gitlab_server.repository_url, GIT_TOKEN_VARIABLE)
     return clone
 
 
@@ -121,7 +126,7 @@ def test_promotion_from_a_shallow_clone_deepens_it_first(
     head = world.commit("and one more")
     world.push("master")
     green_master(gitlab_server, [head])
-    clone = shallow_clone(world, tmp_path, branches)
+    clone = shallow_clone(world, tmp_path, branches, gitlab_server=gitlab_server)
     operator_env(clone)
 
     exit_status = cli.main(["promote"])

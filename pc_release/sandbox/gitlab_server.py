@@ -63,6 +63,7 @@ CANCELABLE_STATUSES = frozenset(
 RETRYABLE_STATUSES = frozenset({"success", "failed", "canceled"})
 DEFAULT_BRANCH = "master"
 NULL_SHA = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: what a root commit is diffed against
 WATCH_INTERVAL_SECONDS = 0.3
 FAULT_KINDS = ("500", "502", "503", "504", "429", "slow")
 
@@ -86,7 +87,6 @@ _FAULT_MESSAGES = {
     502: "502 Bad Gateway",
     503: "503 Service Unavailable",
     504: "504 Gateway Timeout",
-    429: "429 Too Many Requests",
 }
 
 
@@ -218,6 +218,16 @@ class _Origin:
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self.git("merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+
+    def stats(self, sha: str) -> dict[str, int]:
+        """GitLab's CommitStats: lines added and deleted against the first parent; binary files count 0."""
+        parent = self.git("rev-parse", "--verify", "--quiet", f"{sha}^1").stdout.strip() or EMPTY_TREE
+        additions = deletions = 0
+        for line in self.git("diff", "--numstat", "--no-renames", parent, sha).stdout.splitlines():
+            added, deleted, _ = line.split("\t", 2)
+            additions += int(added) if added.isdigit() else 0
+            deletions += int(deleted) if deleted.isdigit() else 0
+        return {"additions": additions, "deletions": deletions, "total": additions + deletions}
 
     def commit(self, sha: str) -> dict[str, Any]:
         """Commit fields as GitLab names them; commits are immutable, so they are cached by SHA."""
@@ -410,7 +420,7 @@ class SandboxGitLab:
         """Create a pipeline like GitLab would for `ref` (at `sha`, default the ref's head)."""
         with self._lock:
             pipeline = self._create_pipeline(ref, sha, variables or {}, source, before_sha=NULL_SHA)
-            return self._pipeline_json(pipeline, detailed=True)
+            return self._pipeline_json(pipeline, detailed=True, metadata=True)
 
     def set_job_status(self, pipeline_id: int, job_name: str, status: str) -> None:
         with self._lock:
@@ -454,7 +464,7 @@ class SandboxGitLab:
 
     def pipelines(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [self._pipeline_json(p, detailed=True) for p in self._pipelines.values()]
+            return [self._pipeline_json(p, detailed=True, metadata=True) for p in self._pipelines.values()]
 
     def jobs(self, pipeline_id: int, include_retried: bool = False) -> list[dict[str, Any]]:
         """The pipeline's jobs in id order as GitLab lists them: each job's latest attempt, or every attempt."""
@@ -531,7 +541,13 @@ class SandboxGitLab:
         return variables
 
     def _create_pipeline(
-        self, ref: str, sha: str | None, variables: Mapping[str, str], source: str, before_sha: str
+        self,
+        ref: str,
+        sha: str | None,
+        variables: Mapping[str, str],
+        source: str,
+        before_sha: str,
+        variable_types: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         resolved = self._origin.resolve(ref)
         if resolved is None:
@@ -566,7 +582,10 @@ class SandboxGitLab:
             "updated_at": now,
             "started_at": None,
             "finished_at": None,
-            "variables": [{"key": k, "value": v, "variable_type": "env_var"} for k, v in variables.items()],
+            "variables": [
+                {"key": k, "value": v, "variable_type": (variable_types or {}).get(k, "env_var")}
+                for k, v in variables.items()
+            ],
         }
         self._next_pipeline_id += 1
         self._pipelines[pipeline["id"]] = pipeline
@@ -869,6 +888,7 @@ class SandboxGitLab:
     # --- JSON views ----------------------------------------------------------------------------------
 
     def _user(self) -> dict[str, Any]:
+        """GitLab's UserBasic, as pipelines carry their user."""
         return {
             "id": 1,
             "username": "pc-release",
@@ -877,6 +897,11 @@ class SandboxGitLab:
             "avatar_url": None,
             "web_url": f"{self.url}/pc-release",
         }
+
+    def _job_user(self) -> dict[str, Any]:
+        """GitLab's User entity, as jobs carry their user: UserBasic plus the profile fields."""
+        profile = dict.fromkeys(("public_email", "skype", "linkedin", "twitter", "website_url", "organization"), "")
+        return {**self._user(), "created_at": _iso(0), "bio": None, "location": None, **profile}
 
     def _project_json(self) -> dict[str, Any]:
         base = self.url
@@ -912,9 +937,12 @@ class SandboxGitLab:
             "builds_access_level": "enabled",
         }
 
-    def _commit_json(self, sha: str, with_pipeline: bool) -> dict[str, Any]:
+    def _commit_json(self, sha: str, with_pipeline: bool, stats: bool = False) -> dict[str, Any]:
+        """GitLab's Commit entity; `with_pipeline` makes it CommitDetail (GET one commit), `stats` adds its stats."""
         commit = self._origin.commit(sha)
         commit["web_url"] = f"{self.url}/{self.project_path}/-/commit/{commit['id']}"
+        if stats:
+            commit["stats"] = self._origin.stats(sha)
         if with_pipeline:
             pipelines = [p for p in self._pipelines.values() if p["sha"] == commit["id"]]
             last = max(pipelines, key=lambda p: p["id"]) if pipelines else None
@@ -956,7 +984,9 @@ class SandboxGitLab:
             "favicon": f"/assets/ci_favicons/favicon_{icon}.png",
         }
 
-    def _pipeline_json(self, pipeline: Mapping[str, Any], detailed: bool) -> dict[str, Any]:
+    def _pipeline_json(self, pipeline: Mapping[str, Any], detailed: bool, metadata: bool = False) -> dict[str, Any]:
+        """GitLab's pipeline entities: PipelineBasic, or Pipeline when `detailed`; `metadata` adds `name`, as
+        PipelineBasicWithMetadata (the list) and PipelineWithMetadata (GET one, `latest`) do."""
         web_path = f"/{self.project_path}/-/pipelines/{pipeline['id']}"
         view: dict[str, Any] = {
             "id": pipeline["id"],
@@ -969,8 +999,9 @@ class SandboxGitLab:
             "created_at": _iso(pipeline["created_at"]),
             "updated_at": _iso(pipeline["updated_at"]),
             "web_url": f"{self.url}{web_path}",
-            "name": None,
         }
+        if metadata:
+            view["name"] = None
         if not detailed:
             return view
         started, finished = pipeline["started_at"], pipeline["finished_at"]
@@ -1006,7 +1037,7 @@ class SandboxGitLab:
         queued_from = job["queued_at"] or job["created_at"]
         artifacts = self._artifact_entries(job)
         archive = next((a for a in artifacts if a["file_type"] == "archive"), None)
-        return {
+        view: dict[str, Any] = {
             "id": job["id"],
             "name": job["name"],
             "stage": job["stage"],
@@ -1021,25 +1052,23 @@ class SandboxGitLab:
             "erased_at": None,
             "duration": duration,
             "queued_duration": round(started - queued_from, 3) if started else None,
-            "user": self._user(),
+            "user": self._job_user(),
             "commit": self._commit_json(pipeline["sha"], with_pipeline=False),
-            "pipeline": {
-                "id": pipeline["id"],
-                "project_id": self.project_id,
-                "ref": pipeline["ref"],
-                "sha": pipeline["sha"],
-                "status": pipeline["status"],
-            },
+            "pipeline": self._pipeline_json(pipeline, detailed=False),
             "web_url": f"{self.url}/{self.project_path}/-/jobs/{job['id']}",
             "project": {"ci_job_token_scope_enabled": False},
             "artifacts": artifacts,
-            "artifacts_file": {"filename": archive["filename"], "size": archive["size"]} if archive else None,
             "artifacts_expire_at": None,
             "tag_list": [],
             "runner": None,
-            "failure_reason": job["failure_reason"],
             "archived": False,
         }
+        # GitLab's Job entity sends these two only `if: job.artifacts?` and `if: job.failed?`.
+        if archive:
+            view["artifacts_file"] = {"filename": archive["filename"], "size": archive["size"]}
+        if job["status"] == "failed":
+            view["failure_reason"] = job["failure_reason"]
+        return view
 
     def _artifact_entries(self, job: Mapping[str, Any]) -> list[dict[str, Any]]:
         entries = []
@@ -1050,7 +1079,7 @@ class SandboxGitLab:
         trace = self._trace_path(job["id"])
         if trace.exists():
             entries.append(
-                {"file_type": "trace", "size": trace.stat().st_size, "filename": "job.log", "file_format": None}
+                {"file_type": "trace", "size": trace.stat().st_size, "filename": "job.log", "file_format": "raw"}
             )
         if job["dotenv"]:
             size = len("".join(f"{k}={v}\n" for k, v in job["dotenv"].items()))
@@ -1215,7 +1244,7 @@ class _Api:
             if rest[:2] == ["repository", "branches"]:
                 return self.branches(request, rest[2:])
             if method == "GET" and rest[:2] == ["repository", "commits"] and len(rest) == 3:
-                return self.commit(rest[2])
+                return self.commit(request, rest[2])
             if method == "POST" and rest == ["pipeline"]:
                 return self.create_pipeline(request)
             if rest[:1] == ["pipelines"]:
@@ -1241,11 +1270,13 @@ class _Api:
             return _error(404, "404 Branch Not Found")
         return _json_response(200, self.s._branch_json(name, heads[name], request.access_level))
 
-    def commit(self, ref_or_sha: str) -> _Response:
+    def commit(self, request: _Request, ref_or_sha: str) -> _Response:
         sha = self.s._origin.resolve_commit(ref_or_sha)
         if sha is None:
             return _error(404, "404 Commit Not Found")
-        return _json_response(200, self.s._commit_json(sha, with_pipeline=True))
+        # doc/api/commits.md: `stats` (default true) includes the commit's stats.
+        stats = request.arg("stats") is None or request.flag("stats")
+        return _json_response(200, self.s._commit_json(sha, with_pipeline=True, stats=stats))
 
     def create_pipeline(self, request: _Request) -> _Response:
         ref = request.body.get("ref")
@@ -1254,12 +1285,18 @@ class _Api:
         if not any(self.s._may_write(str(ref), request.access_level)):
             # GitLab's answer when the user may neither push nor merge to a protected ref.
             return _error(400, {"base": ["Insufficient permissions to create a new pipeline"]})
-        variables = {}
-        for item in request.body.get("variables") or []:
+        variables, types = {}, {}
+        for index, item in enumerate(request.body.get("variables") or []):
             if isinstance(item, dict) and "key" in item:
-                variables[str(item["key"])] = "" if item.get("value") is None else str(item["value"])
+                key = str(item["key"])
+                variables[key] = "" if item.get("value") is None else str(item["value"])
+                # Grape's `values: Ci::PipelineVariable.variable_types.keys, default: 'env_var'`.
+                types[key] = str(item.get("variable_type") or "env_var")
+                if types[key] not in ("env_var", "file"):
+                    message = f"variables[{index}][variable_type] does not have a valid value"
+                    return _json_response(400, {"error": message})
         try:
-            pipeline = self.s._create_pipeline(str(ref), None, variables, "api", before_sha=NULL_SHA)
+            pipeline = self.s._create_pipeline(str(ref), None, variables, "api", NULL_SHA, types)
         except PipelineCreationError as err:
             return _error(400, {"base": [str(err)]})
         return _json_response(201, self.s._pipeline_json(pipeline, detailed=True))
@@ -1273,19 +1310,24 @@ class _Api:
     def pipelines(self, request: _Request, rest: list[str]) -> _Response:
         method = request.method
         if method == "GET" and not rest:
-            return _paginate(request, [self.s._pipeline_json(p, False) for p in self._filtered_pipelines(request)])
+            listed = self._filtered_pipelines(request)
+            return _paginate(request, [self.s._pipeline_json(p, False, metadata=True) for p in listed])
         if method == "GET" and rest == ["latest"]:
-            ref = request.arg("ref", DEFAULT_BRANCH)
-            candidates = [p for p in self.s._pipelines.values() if p["ref"] == ref]
+            # GitLab's Project#latest_pipeline: the newest pipeline for the ref at its head commit. With none,
+            # `authorize! :read_pipeline, nil` answers 403, as doc/api/pipelines.md says.
+            ref = request.arg("ref") or DEFAULT_BRANCH
+            head = self.s._origin.resolve(ref)
+            candidates = [p for p in self.s._pipelines.values() if head and (p["ref"], p["sha"]) == (ref, head[0])]
             if not candidates:
-                return _error(404, "404 Not found")
-            return _json_response(200, self.s._pipeline_json(max(candidates, key=lambda p: p["id"]), True))
+                return _error(403, "403 Forbidden")
+            latest = max(candidates, key=lambda p: p["id"])
+            return _json_response(200, self.s._pipeline_json(latest, detailed=True, metadata=True))
         if not rest:
             return _error(405, "405 Method Not Allowed")
         pipeline = self._pipeline_or_404(rest[0])
         action = rest[1:]
         if method == "GET" and not action:
-            return _json_response(200, self.s._pipeline_json(pipeline, detailed=True))
+            return _json_response(200, self.s._pipeline_json(pipeline, detailed=True, metadata=True))
         if method == "GET" and action == ["variables"]:
             return _json_response(200, pipeline["variables"])
         if method == "GET" and action == ["jobs"]:
@@ -1527,10 +1569,13 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
                     kind, retry_after = fault
                     if kind == "slow":
                         time.sleep(server._faults.slow_seconds)
+                    elif kind == 429:
+                        # GitLab's Rack::Attack throttle: plain text "Retry later\n" (Gitlab::Throttle) and Retry-After.
+                        headers = {"Retry-After": str(retry_after or 0)}
+                        return _Response(429, b"Retry later\n", "text/plain", headers)
                     else:
                         status = int(kind)
-                        headers = {"Retry-After": str(retry_after or 0)} if status == 429 else None
-                        return _json_response(status, {"message": _FAULT_MESSAGES.get(status, str(status))}, headers)
+                        return _json_response(status, {"message": _FAULT_MESSAGES.get(status, str(status))})
                 prefix, handle = "/api/v4/", api.handle_v4
             elif raw_path.startswith("/-/sandbox/"):
                 prefix, handle = "/-/sandbox/", api.handle_control

@@ -137,3 +137,19 @@ def publish(server: SandboxGitLab, pipeline_id: int, runtime: str, *, digest: st
             pipeline_id, f"publish:{runtime}", "runtime-digest.env", f"{variable}={digest}\n".encode()
         )
     server.set_job_status(pipeline_id, f"publish:{runtime}", status)
+
+
+def released(world: GitWorld, server: SandboxGitLab, instance: dg.DagsterInstance, driver: SensorDriver) -> str:
+    """One release through every stage to a record that says "released"; returns its SHA."""
+    pid, out = release(world, server, instance)
+    for stage in ("contracts", "build-test"):
+        finish_stage(server, pid, stage)
+    for runtime, digest in DIGESTS.items():
+        publish(server, pid, runtime, digest=digest)
+    for stage in ("digest-fan-in", "deploy", "remote-validation"):
+        finish_stage(server, pid, stage)
+    for _ in range(3):
+        driver.tick()
+    (record,) = [meta(r) for r in history(instance, "release_record") if meta(r)["pipeline_id"] == pid]
+    assert record["status"] == "released"
+    return out.candidate["PLATFORM_CONTROL_RELEASE_SHA"]

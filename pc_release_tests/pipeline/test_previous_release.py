@@ -2,24 +2,8 @@
 following our own push, and still known when someone deletes the branch."""
 
 from pc_release_tests.gitworld import RELEASE_BRANCH, git
-from pc_release_tests.pipeline.harness import DIGESTS, finish_stage, green_master, history, meta, publish, release
+from pc_release_tests.pipeline.harness import green_master, released
 from pc_release_tests.promotion_harness import gitlab_down_at_trigger, promote
-
-
-def released(world, server, instance, driver) -> str:
-    """One release through every stage to a record that says "released"; returns its SHA."""
-    pid, out = release(world, server, instance)
-    for stage in ("contracts", "build-test"):
-        finish_stage(server, pid, stage)
-    for runtime, digest in DIGESTS.items():
-        publish(server, pid, runtime, digest=digest)
-    for stage in ("digest-fan-in", "deploy", "remote-validation"):
-        finish_stage(server, pid, stage)
-    for _ in range(3):
-        driver.tick()
-    (record,) = [meta(r) for r in history(instance, "release_record") if meta(r)["pipeline_id"] == pid]
-    assert record["status"] == "released"
-    return out.candidate["PLATFORM_CONTROL_RELEASE_SHA"]
 
 
 def new_master_head(world, server, path: str) -> str:

@@ -101,6 +101,7 @@ def test_six_clones_promoting_one_sha_at_once_record_one_push(
     for n in range(SAME_SHA_LAUNCHES):
         repo = tmp_path / f"clone-{n}"
         git(tmp_path, "clone", "-q", str(world.origin), str(repo))
+        connect_clone(repo, "origin", gitlab_server.repository_url, GIT_TOKEN_VARIABLE)
         launches.append(
             Launch(
                 source_ref=sha,
