@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -24,8 +25,9 @@ class RunSummary:
         return "\n".join(self.lines)
 
 
-def _value(entry: object) -> object:
-    return getattr(entry, "value", entry)
+def plain_metadata(metadata: Mapping[str, object]) -> dict[str, object]:
+    """Dagster metadata as plain values (a MetadataValue's `.value`), as the event log hands it back."""
+    return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
 def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
@@ -40,7 +42,7 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.step_materialization_data.materialization
             name = mat.asset_key.to_user_string()
-            meta = {k: _value(v) for k, v in mat.metadata.items()}
+            meta = plain_metadata(mat.metadata)
             summary.metadata[name] = meta
             shown = ", ".join(
                 f"{k}={meta[k]}" for k in ("sha", "pipeline_id", "pipeline_url", "status", "pushed") if k in meta

@@ -77,17 +77,23 @@ def from_dist(files: ReleaseFilesResource) -> list[LastPromotion]:
     return found
 
 
-def _newest_record_file(dist: Path) -> LastPromotion | None:
-    """The release record of the newest pipeline; only that one file is read, however many releases came before."""
+def record_files(dist: Path) -> list[Path]:
+    """The release record files in the dist dir, newest pipeline first (by pipeline id, not by file time)."""
     prefix, suffix = RECORD_FILE.split("{pipeline_id}")
-    numbered = {}
+    numbered = []
     for path in dist.glob(f"{prefix}*{suffix}"):
         number = path.name.removeprefix(prefix).removesuffix(suffix)
         if number.isdigit():
-            numbered[int(number)] = path
-    if not numbered:
+            numbered.append((int(number), path))
+    return [path for _, path in sorted(numbered, reverse=True)]
+
+
+def _newest_record_file(dist: Path) -> LastPromotion | None:
+    """The release record of the newest pipeline; only that one file is read, however many releases came before."""
+    files = record_files(dist)
+    if not files:
         return None
-    path = numbered[max(numbered)]
+    path = files[0]
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:

@@ -14,27 +14,29 @@ import dagster as dg
 
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PROMOTE_JOB, PROMOTION_TAG
 from pc_release.errors import PromotionBlocked
+from pc_release.reporting import plain_metadata
 
 PROMOTION_JOBS = (PROMOTE_JOB, DEV_TEST_JOB)
 RULE_JOB = "promotion-job-only"
 RULE_SAME_RUN = "gates-in-this-run"
 
 
-def _materializations(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-        materialization = record.dagster_event.step_materialization_data.materialization
-        found[materialization.asset_key.to_user_string()] = {
-            key: getattr(value, "value", value) for key, value in materialization.metadata.items()
-        }
-    return found
-
-
-def _evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
-    return {
-        record.dagster_event.event_specific_data.asset_check_key: record.dagster_event.event_specific_data
-        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    }
+def _run_events(
+    instance: dg.DagsterInstance, run_id: str
+) -> tuple[dict[str, dict[str, object]], dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]]:
+    """This run's materializations (metadata by asset) and check evaluations, in one read of its event log."""
+    materialized: dict[str, dict[str, object]] = {}
+    evaluations: dict[dg.AssetCheckKey, dg.AssetCheckEvaluation] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            materialized[materialization.asset_key.to_user_string()] = plain_metadata(materialization.metadata)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluations[event.event_specific_data.asset_check_key] = event.event_specific_data
+    return materialized, evaluations
 
 
 def require_promotion_run(context: dg.AssetExecutionContext, sha: str, upstream: Iterable[str]) -> None:
@@ -50,7 +52,7 @@ def require_promotion_run(context: dg.AssetExecutionContext, sha: str, upstream:
             rule=RULE_JOB,
         )
     upstream = list(upstream)
-    materialized = _materializations(context.instance, context.run.run_id)
+    materialized, evaluations = _run_events(context.instance, context.run.run_id)
     missing = [name for name in upstream if name not in materialized]
     if missing:
         raise PromotionBlocked(
@@ -71,7 +73,6 @@ def require_promotion_run(context: dg.AssetExecutionContext, sha: str, upstream:
         for key in graph.get_check_keys_for_assets({dg.AssetKey(name) for name in upstream})
         if graph.get(key).blocking
     ]
-    evaluations = _evaluations(context.instance, context.run.run_id)
     unevaluated = sorted(key.name for key in gates if key not in evaluations)
     failed = sorted(
         key.name

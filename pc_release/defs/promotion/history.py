@@ -13,8 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pc_release.defs.pipeline.record import RECORD_FILE
+from pc_release.defs.audit.records import record_files
 from pc_release.policy.promotion import FULL_SHA
+from pc_release.reporting import plain_metadata
 from pc_release.resources.files import ReleaseFilesResource
 
 RELEASED = "released"
@@ -30,14 +31,10 @@ class PreviousRelease:
     source: str
 
 
-def _meta(metadata: dict) -> dict[str, object]:
-    return {key: getattr(value, "value", value) for key, value in metadata.items()}
-
-
 def _released_in_instance(instance: dg.DagsterInstance) -> tuple[datetime, str, str] | None:
     records = instance.fetch_materializations(dg.AssetKey("release_record"), limit=_HISTORY_LIMIT).records
     for record in records:  # newest first
-        meta = _meta(record.asset_materialization.metadata)
+        meta = plain_metadata(record.asset_materialization.metadata)
         sha = str(meta.get("sha") or "")
         if meta.get("status") == RELEASED and FULL_SHA.fullmatch(sha):
             at = datetime.fromtimestamp(record.timestamp, UTC)
@@ -46,13 +43,7 @@ def _released_in_instance(instance: dg.DagsterInstance) -> tuple[datetime, str, 
 
 
 def _released_in_dist(dist: Path) -> tuple[datetime, str, str] | None:
-    prefix, suffix = RECORD_FILE.split("{pipeline_id}")
-    numbered = []
-    for path in dist.glob(f"{prefix}*{suffix}"):
-        number = path.name.removeprefix(prefix).removesuffix(suffix)
-        if number.isdigit():
-            numbered.append((int(number), path))
-    for _, path in sorted(numbered, reverse=True):
+    for path in record_files(dist):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -68,7 +59,7 @@ def _branch_before_this_request(instance: dg.DagsterInstance, sha: str) -> str |
     """What an earlier attempt at promoting `sha` read from the branch before it pushed, if that was not `sha`."""
     records = instance.fetch_materializations(dg.AssetKey("source_commit"), limit=_HISTORY_LIMIT).records
     for record in records:
-        meta = _meta(record.asset_materialization.metadata)
+        meta = plain_metadata(record.asset_materialization.metadata)
         before = str(meta.get(BRANCH_BEFORE) or "")
         if meta.get("sha") == sha and FULL_SHA.fullmatch(before) and before != sha:
             return before
