@@ -25,7 +25,7 @@ from pc_release.readiness.models import (
 from pc_release.readiness.postgres import SqlFile, postgres_url, run_scenarios
 from pc_release.readiness.publish import pipeline_scope, profile_runtimes, publish_facts, runtimes_at
 from pc_release.readiness.runtime_files import missing_config_keys, missing_runtime_files
-from pc_release.readiness.sql import lint_schema
+from pc_release.readiness.schema_lint import lint_schema
 from pc_release.readiness.tree import TreeAtSha
 from pc_release.release_config import (
     DEFAULT_RELEASE_CONFIG,

@@ -37,7 +37,7 @@ from pc_release.readiness.models import (
     SqlFailure,
     SqlStep,
 )
-from pc_release.readiness.sql import SqlStatement, split_statements
+from pc_release.readiness.sql_statements import SqlStatement, split_statements
 
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 # A deploy that hangs is a failure too; these keep one bad statement from stalling the promotion.

@@ -226,7 +226,7 @@ def test_schema_that_only_works_on_a_fresh_database_blocks(sample_world, sample_
     assert upgrade["error"] == 'column "team" of relation "platform_role_bindings" does not exist'
     assert upgrade["statement"].startswith("INSERT INTO platform_role_bindings (subject, role, created_by, team)")
     assert evidence(out, "schema_static_lint")["findings"] == [
-        "db_schema_v1.sql:5: column platform_role_bindings.team is new only inside CREATE TABLE "
+        "db_schema_v1.sql:9: column platform_role_bindings.team is new only inside CREATE TABLE "
         "platform_role_bindings, which deployed databases skip; add ALTER TABLE platform_role_bindings ADD COLUMN "
         "IF NOT EXISTS team ..."
     ]

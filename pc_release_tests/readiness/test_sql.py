@@ -1,11 +1,12 @@
 """The SQL statement splitter (what PostgreSQL is sent, and where each statement starts) and the static lint of
-schema changes that only work on a fresh database."""
+schema changes that only work on a fresh database, read with PostgreSQL's grammar."""
 
 from __future__ import annotations
 
 import pytest
 
-from pc_release.readiness.sql import identifier, lint_schema, normalize_expression, split_statements
+from pc_release.readiness.schema_lint import lint_schema
+from pc_release.readiness.sql_statements import split_statements
 from pc_release.sandbox.sample import SAMPLE_REPO_TEMPLATE
 
 SAMPLE_SCHEMA = (SAMPLE_REPO_TEMPLATE / "db_schema_v1.sql").read_text()
@@ -42,16 +43,28 @@ SAMPLE_SCHEMA = (SAMPLE_REPO_TEMPLATE / "db_schema_v1.sql").read_text()
         ),
         pytest.param("SELECT a$b$c FROM t; SELECT 2;", [(1, "SELECT a$b$c FROM t"), (1, "SELECT 2")], id="$ in names"),
         pytest.param(";;\n  ;\n", [], id="empty statements"),
+        pytest.param(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND;\nSELECT 3;",
+            [
+                (1, "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND"),
+                (6, "SELECT 3"),
+            ],
+            id="SQL-standard function body keeps its semicolons",
+        ),
+        pytest.param(
+            "SELECT 1;\nSELEC 2;\n-- c\nSELECT 3",
+            [(1, "SELECT 1"), (2, "SELEC 2"), (4, "SELECT 3")],
+            id="a file the grammar refuses is still cut for the database to report",
+        ),
     ],
 )
 def test_split_statements(sql, expected):
     assert [(statement.line, statement.text) for statement in split_statements(sql)] == expected
 
 
-def test_statement_code_and_shape():
-    (statement,) = split_statements("ALTER TABLE t -- why\n  ADD CONSTRAINT c CHECK (x IN ('a;b'));")
-    assert statement.code == "ALTER TABLE t ADD CONSTRAINT c CHECK (x IN ('a;b'))"
-    assert statement.shape == "ALTER TABLE t ADD CONSTRAINT c CHECK (x IN (''))"
+def test_statement_code_drops_comments_keeps_literals():
+    (statement,) = split_statements("ALTER TABLE t -- why\n  ADD CONSTRAINT c CHECK (x IN ('a;b -- no'));")
+    assert statement.code == "ALTER TABLE t ADD CONSTRAINT c CHECK (x IN ('a;b -- no'))"
 
 
 def test_error_position_maps_to_the_file_line():
@@ -60,17 +73,6 @@ def test_error_position_maps_to_the_file_line():
     assert insert.line == 3
     assert insert.line_of(insert.text.index("(1, 2)") + 1) == 5
     assert insert.line_of(None) == 3
-
-
-def test_identifiers_fold_like_postgresql():
-    assert identifier("Public.Roles") == "roles"
-    assert identifier('"Mixed"') == "Mixed"
-    assert identifier('s."a.b"') == "a.b"
-
-
-def test_normalized_constraints_ignore_spacing_and_keyword_case_but_not_values():
-    assert normalize_expression("CHECK (role IN ('a', 'b'))") == normalize_expression("check(role in('a','b'))")
-    assert normalize_expression("CHECK (role IN ('a'))") != normalize_expression("CHECK (role IN ('A'))")
 
 
 RELEASED = """
@@ -98,7 +100,13 @@ ALTER TABLE bindings ADD COLUMN IF NOT EXISTS created_by TEXT;
             [(1, "add-column-if-not-exists")],
             id="second action of a multi-action ALTER",
         ),
-        pytest.param("ALTER TABLE t ADD PRIMARY KEY (id);", None, [], id="add primary key is not a column"),
+        pytest.param(
+            "ALTER TABLE t ADD PRIMARY KEY (id);",
+            None,
+            [(1, "constraint-refresh")],
+            id="unnamed primary key is a constraint, and cannot be refreshed",
+        ),
+        pytest.param("ALTER TABLE t ADD CHECK (a > 0);", None, [(1, "constraint-refresh")], id="unnamed check"),
         pytest.param(
             "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0);", None, [(1, "constraint-refresh")], id="add constraint"
         ),
@@ -124,11 +132,66 @@ ALTER TABLE bindings ADD COLUMN IF NOT EXISTS created_by TEXT;
             "INSERT INTO notes VALUES ('ALTER TABLE t ADD COLUMN x int');", None, [], id="text inside a literal"
         ),
         pytest.param(
+            "ALTER TABLE t ADD COLUMN IF NOT EXISTS note text DEFAULT $$, ADD COLUMN z int$$;",
+            None,
+            [],
+            id="DDL inside a dollar-quoted default",
+        ),
+        pytest.param(
+            "ALTER TABLE t ADD COLUMN IF NOT EXISTS note text DEFAULT E'it\\'s, ADD COLUMN z int';",
+            None,
+            [],
+            id="DDL inside an E string with an escaped quote",
+        ),
+        pytest.param(
+            "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int /* , ADD COLUMN b int */, ADD IF NOT EXISTS c int;",
+            None,
+            [],
+            id="DDL inside a comment, ADD without COLUMN but IF NOT EXISTS",
+        ),
+        pytest.param(
+            "ALTER TABLE t\n  ADD COLUMN IF NOT EXISTS a int,\n  ADD COLUMN b int,\n  ADD CONSTRAINT c CHECK (a > 0);",
+            None,
+            [(3, "add-column-if-not-exists"), (4, "constraint-refresh")],
+            id="each action reported on its own line",
+        ),
+        pytest.param("ALTER VIEW v ALTER COLUMN a SET DEFAULT 1;", None, [], id="ALTER VIEW is not ALTER TABLE"),
+        pytest.param("CREATE TABLE t AS SELECT 1 AS a;", None, [(1, "create-if-not-exists")], id="CREATE TABLE AS"),
+        pytest.param("CREATE TABLE t (a int,);", None, [], id="syntax errors are left to the database run"),
+        pytest.param(
             "CREATE TABLE IF NOT EXISTS bindings (id BIGSERIAL PRIMARY KEY, role TEXT NOT NULL CHECK (role IN "
             "('admin')), team TEXT);",
             RELEASED,
             [(1, "fresh-schema-only")],
             id="column new only inside CREATE TABLE",
+        ),
+        pytest.param(
+            "CREATE TABLE IF NOT EXISTS bindings (\n  id BIGSERIAL PRIMARY KEY,\n  role TEXT NOT NULL CHECK (role IN "
+            "('admin')),\n  team TEXT\n);",
+            RELEASED,
+            [(4, "fresh-schema-only")],
+            id="the new column's own line",
+        ),
+        pytest.param(
+            "CREATE TABLE IF NOT EXISTS bindings (id BIGSERIAL PRIMARY KEY, note TEXT DEFAULT $$)$$, role TEXT NOT "
+            "NULL CHECK (role IN ('admin')), team TEXT);",
+            RELEASED,
+            [(1, "fresh-schema-only"), (1, "fresh-schema-only")],
+            id="columns after a dollar-quoted parenthesis",
+        ),
+        pytest.param(
+            "CREATE TABLE IF NOT EXISTS Public.Bindings (id BIGSERIAL PRIMARY KEY, role TEXT NOT NULL CHECK "
+            "(((role IN ('admin'))))), created_by TEXT);",
+            RELEASED,
+            [],
+            id="redundant parentheses and folded names are the same constraint",
+        ),
+        pytest.param(
+            "CREATE TABLE IF NOT EXISTS bindings (id BIGSERIAL PRIMARY KEY, role TEXT NOT NULL CHECK (role IN "
+            "('Admin')));",
+            RELEASED,
+            [(1, "constraint-refresh")],
+            id="a changed literal is a changed constraint",
         ),
         pytest.param(
             "CREATE TABLE IF NOT EXISTS bindings (id BIGSERIAL PRIMARY KEY, role TEXT NOT NULL CHECK (role IN "
