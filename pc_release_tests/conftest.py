@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from pc_release_tests.gitworld import GitWorld, make_git_world
@@ -44,3 +48,20 @@ def instance():
 
     with dg.instance_for_test() as inst:
         yield inst
+
+
+def _wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll until `predicate()` is truthy and return that value; fail the test otherwise."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value:
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    return _wait_for

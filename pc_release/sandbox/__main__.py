@@ -33,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
         help="start a push pipeline on every new head of BRANCH (repeatable)",
     )
     serve.add_argument("--project-path", default="platform/platform-control")
+    serve.add_argument(
+        "--slow-master-ci",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --run-jobs: hold every master pipeline running until SECONDS after it was created",
+    )
+    serve.add_argument(
+        "--fail-master-ci", action="store_true", help="with --run-jobs: fail every job of master pipelines"
+    )
     return parser
 
 
@@ -56,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         watch_branches=tuple(args.watch_branch),
         port=args.port,
+        slow_master_ci_seconds=args.slow_master_ci,
+        fail_master_ci=args.fail_master_ci,
     )
     server.start()
     try:

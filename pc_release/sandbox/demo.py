@@ -246,7 +246,15 @@ class GitLabServer:
     pid_file: Path
 
     @classmethod
-    def start(cls, sandbox: Sandbox, token: str, port: int, timeout: float = 30.0) -> GitLabServer:
+    def start(
+        cls,
+        sandbox: Sandbox,
+        token: str,
+        port: int,
+        timeout: float = 30.0,
+        master_ci: tuple[str, ...] = (),
+    ) -> GitLabServer:
+        """`master_ci`: the serve command's --slow-master-ci / --fail-master-ci arguments, if any."""
         sandbox.gitlab_state.mkdir(parents=True, exist_ok=True)
         _stop_leftover_server(sandbox)
         command = [
@@ -265,6 +273,7 @@ class GitLabServer:
             MASTER_BRANCH,
             "--project-path",
             PROJECT_PATH,
+            *master_ci,
         ]
         # In the demo's process group: a Ctrl-C in the terminal stops it too, even if the demo itself is killed.
         with open(sandbox.server_log, "w") as log:
@@ -624,15 +633,21 @@ def run_ui(
     *,
     port: int = DEFAULT_UI_PORT,
     gitlab_port: int = DEFAULT_GITLAB_PORT,
+    slow_master_ci: float = 0.0,
+    fail_master_ci: bool = False,
     out: IO[str] = sys.stdout,
 ) -> int:
     """`dagster dev` on the sandbox's instance and settings, with the sandbox GitLab beside it, until
-    interrupted (Ctrl-C or SIGTERM)."""
+    interrupted (Ctrl-C or SIGTERM). `slow_master_ci` / `fail_master_ci` hold or fail the master pipelines of
+    pushes made meanwhile, to watch a promotion launched before master CI is green."""
     sandbox = Sandbox(root.resolve())
     with sandbox_lock(sandbox.root):
         prepare_sandbox(sandbox, reset=False, new_commit=False, out=out)
         token = secrets.token_urlsafe(24)
-        server = GitLabServer.start(sandbox, token, gitlab_port)
+        master_ci = ["--slow-master-ci", str(slow_master_ci)] if slow_master_ci else []
+        if fail_master_ci:
+            master_ci.append("--fail-master-ci")
+        server = GitLabServer.start(sandbox, token, gitlab_port, master_ci=tuple(master_ci))
         dagster: subprocess.Popen | None = None
         try:
             print(f"sandbox GitLab: {server.url}", file=out, flush=True)
@@ -689,6 +704,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-running", action="store_true", help="keep the sandbox GitLab serving afterwards")
     demo.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="seconds per wait")
     ui.add_argument("--port", type=int, default=DEFAULT_UI_PORT, help="Dagster UI port")
+    ui.add_argument(
+        "--slow-master-ci",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="hold each new master pipeline running for SECONDS (launch a promotion before CI is green)",
+    )
+    ui.add_argument("--fail-master-ci", action="store_true", help="fail every new master pipeline")
     return parser
 
 
@@ -699,7 +722,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         if args.command == "ui":
-            return run_ui(args.sandbox, port=args.port, gitlab_port=args.gitlab_port)
+            return run_ui(
+                args.sandbox,
+                port=args.port,
+                gitlab_port=args.gitlab_port,
+                slow_master_ci=args.slow_master_ci,
+                fail_master_ci=args.fail_master_ci,
+            )
         run_demo(
             args.sandbox,
             reset=args.reset,

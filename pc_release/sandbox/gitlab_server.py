@@ -12,6 +12,9 @@ Control API for other processes (same token), under `/-/sandbox/`:
   POST faults         {"rate", "kinds", "seed", "slow_seconds", "retry_after"}
   POST faults/next    {"n", "status", "retry_after"}
   GET  requests       -> [[method, path], ...] ;  POST requests/reset
+  POST master-ci      {"slow_seconds"?, "fail"?}: hold or fail the jobs of master pipelines (with run_jobs)
+
+Pipeline and job pages (`web_url`) are served by `pages` to a signed-in browser session.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from pc_release.gitlab_ci import CiConfigError, CiJob, load_ci_config
-from pc_release.sandbox import git_http
+from pc_release.sandbox import git_http, pages
 from pc_release.sandbox.runner import JobAssignment, JobResult, LocalPipelineRunner
 
 STATUSES = (
@@ -266,6 +269,24 @@ class _FaultPlan:
     rng: random.Random = field(default_factory=random.Random)
 
 
+@dataclass
+class _MasterCiPlan:
+    """A master pipeline slowed (its jobs run no earlier to an end than `slow_seconds` after it was created) or
+    failed (its jobs exit 1): how a demo shows a promotion launched before master CI is green."""
+
+    slow_seconds: float = 0.0
+    fail: bool = False
+
+    def script_prefix(self, created_at: float) -> tuple[str, ...]:
+        lines = []
+        hold = created_at + self.slow_seconds - time.time()
+        if hold > 0:
+            lines.append(f'echo "sandbox GitLab (slow master CI): holding this job {hold:.0f}s"; sleep {hold:.1f}')
+        if self.fail:
+            lines.append('echo "sandbox GitLab (fail master CI): failing this job"; exit 1')
+        return tuple(lines)
+
+
 class SandboxGitLab:
     """The sandbox GitLab: one project backed by `origin`, served on 127.0.0.1."""
 
@@ -282,6 +303,8 @@ class SandboxGitLab:
         reporter_tokens: tuple[str, ...] = (),
         developer_tokens: tuple[str, ...] = (),
         protected_branches: Mapping[str, tuple[int, int]] | None = None,
+        slow_master_ci_seconds: float = 0.0,
+        fail_master_ci: bool = False,
     ) -> None:
         if not token:
             raise ValueError("SandboxGitLab needs a non-empty token")
@@ -308,6 +331,7 @@ class SandboxGitLab:
         self._next_pipeline_id = 1
         self._next_job_id = 1
         self._faults = _FaultPlan()
+        self._master_ci = _MasterCiPlan(slow_master_ci_seconds, fail_master_ci)
         self._fail_next: list[tuple[int, int | None]] = []
         self._request_log: list[tuple[str, str]] = []
         self._httpd: ThreadingHTTPServer | None = None
@@ -455,6 +479,22 @@ class SandboxGitLab:
             job["artifacts"] = self._scan_artifacts(job["id"])
             self._touch(self._pipeline(pipeline_id))
             self._save()
+
+    def append_job_trace(self, pipeline_id: int, job_name: str, text: str) -> None:
+        """Write to the job's log, as its runner would (`GET /jobs/:id/trace` serves it)."""
+        with self._lock:
+            trace = self._trace_path(self._job_by_name(pipeline_id, job_name)["id"])
+            trace.parent.mkdir(parents=True, exist_ok=True)
+            with trace.open("a") as log:
+                log.write(text)
+
+    def set_master_ci(self, *, slow_seconds: float = 0.0, fail: bool = False) -> None:
+        """From now on, jobs of master pipelines are held until `slow_seconds` after their pipeline was created,
+        and fail when `fail`: they stay `running` meanwhile, as a slow CI's would."""
+        if slow_seconds < 0:
+            raise ValueError("slow_seconds must not be negative")
+        with self._lock:
+            self._master_ci = _MasterCiPlan(slow_seconds, fail)
 
     def retry_job(self, pipeline_id: int, job_name: str) -> dict[str, Any]:
         with self._lock:
@@ -756,12 +796,13 @@ class SandboxGitLab:
             # A fresh per-job token, as GitLab issues; it is never the admin token and grants nothing here.
             token = secrets.token_hex(16)
             spec = job["spec"]
+            held = self._master_ci.script_prefix(pipeline["created_at"]) if pipeline["ref"] == DEFAULT_BRANCH else ()
             return JobAssignment(
                 job_id=job["id"],
                 job_name=job["name"],
                 sha=pipeline["sha"],
                 script=tuple(spec["script"]),
-                before_script=tuple(spec["before_script"]),
+                before_script=(*held, *spec["before_script"]),
                 after_script=tuple(spec["after_script"]),
                 variables=self._job_variables(pipeline, job, token),
                 artifact_paths=tuple(spec["artifact_paths"]),
@@ -1485,6 +1526,9 @@ class _Api:
             if request.method == "POST" and route == "faults/next":
                 self.s.fail_next(int(body["n"]), int(body.get("status", 502)), body.get("retry_after"))
                 return _json_response(200, {"ok": True})
+            if request.method == "POST" and route == "master-ci":
+                self.s.set_master_ci(slow_seconds=float(body.get("slow_seconds", 0.0)), fail=bool(body.get("fail")))
+                return _json_response(200, {"ok": True})
             if request.method == "GET" and route == "requests":
                 return _json_response(200, [list(entry) for entry in self.s.request_log])
             if request.method == "POST" and route == "requests/reset":
@@ -1512,6 +1556,7 @@ def _loggable(raw_path: str, query: str) -> str:
 
 def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
     api = _Api(server)
+    site = pages.Pages(server, hidden=(server._token, *server._developer_tokens, *server._reporter_tokens))
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -1579,6 +1624,8 @@ def _handler_for(server: SandboxGitLab) -> type[BaseHTTPRequestHandler]:
                 prefix, handle = "/api/v4/", api.handle_v4
             elif raw_path.startswith("/-/sandbox/"):
                 prefix, handle = "/-/sandbox/", api.handle_control
+            elif (page := site.serve(method, raw_path, query, self.headers, raw_body)) is not None:
+                return _Response(page.status, page.body, page.content_type, page.headers)
             else:
                 return _error(404, "404 Not Found")
             access_level = server._access_level(self.headers)

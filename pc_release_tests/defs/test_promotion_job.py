@@ -311,3 +311,28 @@ def test_developer_token_promotes_when_developers_may_merge_to_the_release_branc
         assert out.check("gitlab_can_trigger_release_pipeline") is True
         assert world.release_sha() == head
         assert [p["sha"] for p in release_pipelines(server)] == [head]
+
+
+def test_promotion_launched_while_master_ci_is_slowed_is_refused_by_the_ci_gate(world, instance, wait_for):
+    """The README's "launch before CI is green": the sandbox holds the real master pipeline of a push running."""
+    from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
+
+    with SandboxGitLab(
+        origin=world.origin, token=TOKEN, run_jobs=True, watch_branches=("master",), slow_master_ci_seconds=600
+    ) as server:
+        connect_clone(world.clone, "origin", server.repository_url, GIT_TOKEN_VARIABLE)
+        head = advance_master(world)
+        project = gitlab.Gitlab(server.url, private_token=TOKEN).projects.get(1)
+        pipeline = wait_for(lambda: next(iter(project.pipelines.list(ref="master", sha=head)), None))
+        unit = wait_for(lambda: [j for j in pipeline.jobs.list() if j.name == "unit" and j.status == "running"])[0]
+        wait_for(lambda: b"holding this job" in project.jobs.get(unit.id, lazy=True).trace())
+        before = world.release_sha()
+
+        out = promote(world, server.url, instance)
+
+        assert not out.success
+        assert out.check("master_ci_green_on_exact_sha") is False
+        assert "running" in out.evaluation("master_ci_green_on_exact_sha").description
+        assert world.release_sha() == before
+        assert release_pipelines(server) == []
+        assert project.pipelines.get(pipeline.id).status == "running"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import gitlab
 import pytest
@@ -114,20 +112,3 @@ def project(gl: gitlab.Gitlab) -> ProjectProxy:
 @pytest.fixture
 def token() -> str:
     return TOKEN
-
-
-def _wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy and return that value; fail the test otherwise."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value:
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s (last value: {value!r})")
-        time.sleep(interval)
-        value = predicate()
-    return value
-
-
-@pytest.fixture
-def wait_for() -> Callable[..., Any]:
-    return _wait_for

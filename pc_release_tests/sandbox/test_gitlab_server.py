@@ -627,3 +627,100 @@ def test_connect_clone_pushes_with_the_token_from_the_environment_never_stored(o
         assert pushed.returncode == 0, pushed.stderr
         branch = gitlab.Gitlab(srv.url, private_token=token).projects.get(PROJECT).branches.get("feature")
         assert branch.commit["id"] == git_with(token, clone, "rev-parse", "HEAD").stdout.strip()
+
+
+# --- web pages: the web_urls the API hands out -----------------------------------------------------------
+
+
+def _signed_in(server: SandboxGitLab, token: str) -> requests.Session:
+    session = requests.Session()
+    answer = session.post(
+        f"{server.url}/users/sign_in",
+        data={"token": token, "redirect_to": "/platform/platform-control/-/pipelines/1"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == "/platform/platform-control/-/pipelines/1"
+    return session
+
+
+def test_pipeline_and_job_web_urls_need_a_session_and_never_show_the_token(
+    project: ProjectProxy, server: SandboxGitLab, token: str
+) -> None:
+    pid = server.create_pipeline("master")["id"]
+    server.append_job_trace(pid, "build", f"\x1b[32mcompiling\x1b[0m <script>alert(1)</script>\nusing {token}\n")
+    server.set_job_status(pid, "build", "failed")
+    pipeline = project.pipelines.get(pid)
+    build = next(job for job in pipeline.jobs.list(get_all=True) if job.name == "build")
+    job_url = project.jobs.get(build.id).web_url
+
+    # A private project: no session, no page, as on GitLab.
+    anonymous = requests.get(pipeline.web_url, allow_redirects=False, timeout=5)
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/users/sign_in?redirect_to=")
+    assert requests.get(job_url, headers={"Cookie": "_gitlab_session=guess"}, allow_redirects=False).status_code == 302
+    refused = requests.post(f"{server.url}/users/sign_in", data={"token": "wrong"}, allow_redirects=False, timeout=5)
+    assert refused.status_code == 401 and "Invalid access token" in refused.text
+
+    browser = _signed_in(server, token)
+    assert token not in str(browser.cookies.get_dict())
+    page = browser.get(pipeline.web_url, timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert f"Pipeline #{pid}" in page.text and "failed" in page.text
+    assert f'href="{job_url}"' in page.text  # every job links to its page
+    assert all(name in page.text for name in ("build", "test", "deploy", "skipped"))
+
+    log = browser.get(job_url, timeout=5)
+    assert log.status_code == 200
+    assert "compiling &lt;script&gt;alert(1)&lt;/script&gt;" in log.text and "<script>" not in log.text
+    assert "script_failure" in log.text and f'href="{pipeline.web_url}"' in log.text
+    raw = browser.get(f"{job_url}/raw", timeout=5)
+    assert raw.headers["Content-Type"].startswith("text/plain") and "using [MASKED]" in raw.text
+    for answer in (page, log, raw, refused):
+        assert token not in answer.text
+    assert browser.get(f"{server.url}/platform/platform-control/-/pipelines/999", timeout=5).status_code == 404
+    assert browser.get(f"{server.url}/platform/platform-control/-/jobs/999", timeout=5).status_code == 404
+
+
+def test_sign_in_only_redirects_to_this_server(server: SandboxGitLab, token: str) -> None:
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        answer = requests.post(
+            f"{server.url}/users/sign_in", data={"token": token, "redirect_to": target}, allow_redirects=False
+        )
+        assert answer.status_code == 302 and answer.headers["Location"] == "/"
+
+
+# --- master CI held or failed, for the "launch before CI is green" demo -------------------------------------
+
+
+def test_slowed_master_pipeline_stays_running_until_canceled(origin, token: str, wait_for) -> None:
+    with SandboxGitLab(origin.path, token, run_jobs=True, slow_master_ci_seconds=600) as server:
+        topic_sha = origin.commit({"topic.txt": "1"}, "topic", branch="topic")
+        topic = server.create_pipeline("topic", sha=topic_sha)["id"]
+        pid = server.create_pipeline("master")["id"]
+        build = (
+            gitlab.Gitlab(server.url, private_token=token)
+            .projects.get(1)
+            .jobs.get(_jobs_by_name(server, pid)["build"]["id"], lazy=True)
+        )
+        wait_for(lambda: b"holding this job" in build.trace())
+        # Other refs are not held: the topic pipeline runs to green while master's first job is still held.
+        wait_for(lambda: _jobs_by_name(server, topic)["deploy"]["status"] == "success", timeout=60)
+        assert _jobs_by_name(server, pid)["build"]["status"] == "running"
+        assert [p["status"] for p in server.pipelines() if p["id"] == pid] == ["running"]
+        gitlab.Gitlab(server.url, private_token=token).projects.get(1).pipelines.get(pid).cancel()
+        wait_for(lambda: _jobs_by_name(server, pid)["build"]["status"] == "canceled")
+
+
+def test_failed_master_ci_fails_the_first_stage_and_skips_the_rest(origin, token: str, wait_for) -> None:
+    with SandboxGitLab(origin.path, token, run_jobs=True) as server:
+        answer = requests.post(
+            f"{server.url}/-/sandbox/master-ci", json={"fail": True}, headers={"PRIVATE-TOKEN": token}, timeout=5
+        )
+        assert answer.ok
+        pid = server.create_pipeline("master")["id"]
+        wait_for(lambda: server.pipelines()[-1]["status"] == "failed", timeout=60)
+        jobs = _jobs_by_name(server, pid)
+        assert jobs["build"]["status"] == "failed" and jobs["build"]["failure_reason"] == "script_failure"
+        assert jobs["test"]["status"] == jobs["deploy"]["status"] == "skipped"
+        trace = gitlab.Gitlab(server.url, private_token=token).projects.get(1).jobs.get(jobs["build"]["id"]).trace()
+        assert b"failing this job" in trace and b"ERROR: Job failed: exit code 1" in trace
