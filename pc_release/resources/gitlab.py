@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,6 +20,17 @@ REQUEST_ID_VARIABLE = "PC_RELEASE_REQUEST_ID"
 # How many recent release-branch pipelines to inspect for an earlier attempt of the same request, or for what a
 # POST whose answer was lost created.
 _IDEMPOTENCY_WINDOW = 5
+TRACE_TAIL_LINES = 20
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# GitLab's token prefixes (personal, OAuth, deploy, runner, CI job, trigger, feed...): masked wherever a log shows one.
+_GITLAB_TOKEN = re.compile(r"\bgl(?:pat|oas|dt|rt|cbt|ptt|ft|imt|soat|agent|ffct|rtr)-[0-9A-Za-z_-]{8,}")
+
+
+def trace_tail(trace: str, token: str, lines: int = TRACE_TAIL_LINES) -> str:
+    """The last `lines` lines of a job log, colours stripped, the token and anything shaped like a GitLab token
+    masked."""
+    text = _GITLAB_TOKEN.sub("[MASKED]", redact(_ANSI.sub("", trace), token))
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
 def _time(value: str | None) -> datetime | None:
@@ -192,6 +204,12 @@ class GitLabResource(dg.ConfigurableResource):
             if err.rule == "gitlab-not-found":
                 return None
             raise
+
+    def job_trace_tail(self, job_id: int, lines: int = TRACE_TAIL_LINES) -> str:
+        """The end of the job's log (`GET /jobs/:id/trace`), with secrets masked."""
+        with self._errors(f"reading the log of job {job_id}"):
+            raw = self._project().jobs.get(job_id, lazy=True).trace()
+        return trace_tail(raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw), self.token, lines)
 
     def cancel_pipeline(self, pipeline_id: int) -> None:
         with self._errors(f"canceling pipeline {pipeline_id}"):

@@ -6,6 +6,7 @@ import json
 import dagster as dg
 import pytest
 
+from pc_release_tests.conftest import TOKEN
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
     LINEAGE,
@@ -121,6 +122,9 @@ def test_failed_publish_job_points_at_the_runtime_dockerfile(platform, instance,
     finish_stage(server, pid, "contracts")
     finish_stage(server, pid, "build-test")
     publish(server, pid, "web", digest=DIGESTS["web"])
+    log = "".join(f"step {n}\n" for n in range(1, 31))
+    log += f"push with {TOKEN} and glpat-abcdefghij0123456789\nERROR: denied\n"
+    server.append_job_trace(pid, "publish:api", log)
     publish(server, pid, "api", status="failed")
 
     tick = driver.tick()
@@ -138,6 +142,11 @@ def test_failed_publish_job_points_at_the_runtime_dockerfile(platform, instance,
     assert not package.passed
     assert "publish:api" in package.description and "runtimes/api/Dockerfile" in package.description
     assert "not the publish check" in package.description
+    # The end of the failed job's log is on the stage asset, its secrets masked.
+    logs = meta(history(instance, "package")[-1])["failed_job_logs"]
+    assert "**publish:api**" in logs and "step 13\n" in logs and "step 12\n" not in logs
+    assert "ERROR: denied" in logs and "push with [REDACTED] and [MASKED]" in logs
+    assert TOKEN not in logs and "glpat-abcdefghij" not in logs
     api = [meta(r) for r in history(instance, "runtime_digest") if r.partition_key == "api"][-1]
     assert api["digest"] == "missing" and api["job_status"] == "failed"
     (record,) = records_of(instance, pid)

@@ -3,6 +3,7 @@ jobs, statuses, durations and GitLab URLs in metadata, and check evaluations ren
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dagster as dg
@@ -50,7 +51,17 @@ def _jobs_table(rows: list[rules.JobRow]) -> str:
     return "\n".join(lines)
 
 
-def stage_materialization(observation: Observation, stage: rules.StageOutcome) -> dg.AssetMaterialization:
+def _logs_markdown(logs: dict[str, str]) -> str:
+    parts = []
+    for name, tail in logs.items():
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", tail)), default=0))
+        parts.append(f"**{name}** (last lines of its log)\n\n{fence}text\n{tail}\n{fence}")
+    return "\n\n".join(parts)
+
+
+def stage_materialization(
+    observation: Observation, stage: rules.StageOutcome, failed_job_logs: dict[str, str] | None = None
+) -> dg.AssetMaterialization:
     metadata = pipeline_metadata(observation) | {
         "stage_status": stage.status,
         "job_states": stage.signature(),
@@ -74,6 +85,8 @@ def stage_materialization(observation: Observation, stage: rules.StageOutcome) -
         metadata["ran_outside_profile"] = dg.MetadataValue.json(stage.ran_outside_profile)
     if stage.hints:
         metadata["hints"] = dg.MetadataValue.json(stage.hints)
+    if failed_job_logs:
+        metadata["failed_job_logs"] = dg.MetadataValue.md(_logs_markdown(failed_job_logs))
     if stage.stage == "digest_fan_in":
         metadata["digests"] = dg.MetadataValue.json(observation.digests())
     return dg.AssetMaterialization(

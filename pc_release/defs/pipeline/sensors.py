@@ -27,6 +27,7 @@ from pc_release.defs.pipeline.watch import (
     stage_verdicts,
 )
 from pc_release.errors import GitLabError
+from pc_release.policy.pipeline import StageOutcome
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
@@ -127,7 +128,7 @@ def discover(instance: dg.DagsterInstance, cursor: SensorCursor) -> None:
 
 
 def stage_events(
-    observation: Observation, cluster: ReleaseClusterResource
+    observation: Observation, cluster: ReleaseClusterResource, gitlab: GitLabResource
 ) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
     """Events for every stage that settled since the last report, in pipeline order.
 
@@ -143,7 +144,7 @@ def stage_events(
         if watched.emitted.get(stage.stage) != signature:
             watched.emitted[stage.stage] = signature
             if stage.ran:
-                out.append(events.stage_materialization(observation, stage))
+                out.append(events.stage_materialization(observation, stage, failed_job_logs(stage, gitlab)))
             out += [events.check_evaluation(v, stage.stage) for v in stage_verdicts(observation, stage.stage)]
             if stage.stage == "remote_validation" and stage.ran and cluster.configured:
                 watched.conformance = cluster.conformance(observation.digests(), observation.config)
@@ -151,6 +152,18 @@ def stage_events(
         if stage.stage == "package" and stage.ran:
             out += _digest_events(observation)
     return out
+
+
+def failed_job_logs(stage: StageOutcome, gitlab: GitLabResource) -> dict[str, str]:
+    """The end of each failed job's log (allowed failures aside), read once when the failed stage is reported."""
+    logs = {}
+    for job in stage.jobs:
+        if job.state == "failed":
+            try:
+                logs[job.name] = gitlab.job_trace_tail(job.id)
+            except GitLabError as err:
+                logs[job.name] = f"(log unavailable: {err})"
+    return logs
 
 
 def _digest_events(observation: Observation) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
@@ -237,7 +250,7 @@ def release_pipeline_sensor(
         if not watched.partitions_requested:
             runtimes.update(observation.runtimes)
             watched.partitions_requested = True
-        asset_events += stage_events(observation, release_cluster)
+        asset_events += stage_events(observation, release_cluster, gitlab)
         if observation.terminal:
             asset_events += record_events(context, observation, release_files, release_cluster)
             cursor.mark_recorded(watched.pipeline_id)
