@@ -10,8 +10,9 @@ Layout of the sandbox folder (default `./.sandbox`): `git/origin.git` and `git/c
 `gitlab/` (the sandbox GitLab's state, job traces and `server.log`), `dagster/` (DAGSTER_HOME), `dist/`
 (candidate env and release records), `environment/` (what the sample's deploy jobs deploy into).
 
-The GitLab token is generated afresh for every command and handed to child processes through their
-environment only: it is never printed, logged or written to the sandbox.
+The GitLab token is generated afresh for every command (`ui` takes an exported PC_RELEASE_GITLAB_TOKEN instead,
+so that you can sign in to the sandbox GitLab's pages) and handed to child processes through their environment
+only: it is never printed, logged or written to the sandbox.
 """
 
 from __future__ import annotations
@@ -643,7 +644,7 @@ def run_ui(
     sandbox = Sandbox(root.resolve())
     with sandbox_lock(sandbox.root):
         prepare_sandbox(sandbox, reset=False, new_commit=False, out=out)
-        token = secrets.token_urlsafe(24)
+        token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
         master_ci = ["--slow-master-ci", str(slow_master_ci)] if slow_master_ci else []
         if fail_master_ci:
             master_ci.append("--fail-master-ci")
