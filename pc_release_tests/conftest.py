@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,11 +47,40 @@ def gitlab_server(world):
         yield server
 
 
-@pytest.fixture
-def instance():
+_INSTANCE_TEMPLATE: Path | None = None
+
+
+def _instance_template() -> Path:
+    """A Dagster home whose SQLite run, event-log index and schedule databases are created and migrated, once per
+    test process. Creating them costs ~1.4 s of migrations per instance; a copy of them costs ~0.07 s."""
+    global _INSTANCE_TEMPLATE
+    if _INSTANCE_TEMPLATE is None:
+        import dagster as dg
+
+        home = Path(tempfile.mkdtemp(prefix="pc-release-instance-template-"))
+        with dg.instance_for_test(temp_dir=str(home)) as inst:
+            inst.get_runs(limit=1)
+        (home / "dagster.yaml").unlink()
+        atexit.register(shutil.rmtree, home, True)
+        _INSTANCE_TEMPLATE = home
+    return _INSTANCE_TEMPLATE
+
+
+@contextmanager
+def seeded_instance(home: Path, overrides: dict | None = None) -> Iterator[Any]:
+    """`dg.instance_for_test` in `home` (created from the migrated template unless it exists already, so reopening
+    a home keeps its runs), as real as a fresh one: same storages, same schema, its own files."""
     import dagster as dg
 
-    with dg.instance_for_test() as inst:
+    if not home.exists():
+        shutil.copytree(_instance_template(), home)
+    with dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as inst:
+        yield inst
+
+
+@pytest.fixture
+def instance(tmp_path):
+    with seeded_instance(tmp_path / "dagster-home") as inst:
         yield inst
 
 

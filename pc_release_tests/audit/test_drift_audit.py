@@ -11,6 +11,7 @@ from pc_release_tests.audit.steps import (
     released_platform,
     run_audit,
 )
+from pc_release_tests.conftest import seeded_instance
 from pc_release_tests.gitworld import RELEASE_BRANCH, git
 from pc_release_tests.promotion_harness import promote
 
@@ -135,9 +136,9 @@ def test_release_moved_outside_pc_release_differs_from_the_record(world, gitlab_
     assert audit.state("release_branch_guard") == "pass"
 
 
-def test_candidate_env_is_the_record_when_the_instance_has_none(world, gitlab_server, instance):
+def test_candidate_env_is_the_record_when_the_instance_has_none(world, gitlab_server, instance, tmp_path):
     sha = released_platform(world, gitlab_server, instance)
-    with dg.instance_for_test() as fresh_instance:
+    with seeded_instance(tmp_path / "fresh-home") as fresh_instance:
         audit = run_audit(world, gitlab_server.url, fresh_instance)
     assert audit.state("release_matches_record") == "pass"
     assert audit.evidence("release_matches_record", "recorded_sha") == sha

@@ -12,7 +12,7 @@ from pc_release.defs.automation.sensors import SHA_TAG, TRIGGER_TAG, master_ci_s
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
 from pc_release_tests.audit.steps import advance_master, green
-from pc_release_tests.conftest import TOKEN
+from pc_release_tests.conftest import TOKEN, seeded_instance
 from pc_release_tests.gitworld import RELEASE_BRANCH
 from pc_release_tests.promotion_harness import PROJECT, promote, settings_for
 
@@ -33,8 +33,8 @@ CODE_ORIGIN = RemoteJobOrigin(
 
 
 @pytest.fixture
-def queued_instance():
-    with dg.instance_for_test(overrides=QUEUED) as instance:
+def queued_instance(tmp_path):
+    with seeded_instance(tmp_path / "dagster-home", overrides=QUEUED) as instance:
         yield instance
 
 

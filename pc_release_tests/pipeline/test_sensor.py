@@ -1,8 +1,7 @@
 """release_pipeline_sensor on a real Dagster instance: idempotent ticks, a cursor that survives a restart, no
 duplicate record after a lost cursor, and GitLab requests bounded by the pipelines in flight."""
 
-import dagster as dg
-
+from pc_release_tests.conftest import seeded_instance
 from pc_release_tests.pipeline.harness import (
     DIGESTS,
     LINEAGE,
@@ -29,8 +28,7 @@ def gitlab_requests(server) -> list[str]:
 def test_repeated_ticks_add_nothing_and_the_cursor_survives_a_restart(platform, tmp_path):
     world, server = platform
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
+    with seeded_instance(home) as instance:
         pid, _ = release(world, server, instance)
         driver = SensorDriver(instance=instance, resources=sensor_resources(world, server.url))
         finish_stage(server, pid, "contracts")
@@ -46,7 +44,7 @@ def test_repeated_ticks_add_nothing_and_the_cursor_survives_a_restart(platform, 
         publish(server, pid, runtime, digest=digest)
 
     # The daemon restarts: a new process opens the same instance and builds a fresh context from the saved cursor.
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
+    with seeded_instance(home) as instance:
         restarted = SensorDriver(instance=instance, resources=sensor_resources(world, server.url), cursor=saved)
         assert materialized(restarted.tick()) == ["package", "runtime_digest[api]", "runtime_digest[web]"]
         for stage in ("digest-fan-in", "deploy", "remote-validation"):

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from pc_release.resources.run_storage import RUNS_DIR, RunScopedIOManager
+from pc_release_tests.conftest import seeded_instance
 
 
 class Pick(dg.Config):
@@ -27,8 +28,7 @@ def echoed(picked: str) -> str:
 
 @pytest.fixture
 def instance(tmp_path: Path):
-    (tmp_path / "home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+    with seeded_instance(tmp_path / "home") as instance:
         yield instance
 
 
