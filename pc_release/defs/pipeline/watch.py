@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from pc_release.dotenv import DotenvError, parse_dotenv_report
 from pc_release.errors import InvalidInput
 from pc_release.models import GITLAB_TERMINAL_STATUSES, PipelineInfo, Verdict
-from pc_release.policy import pipeline as rules
+from pc_release.policy.pipeline import gates as gate_rules
+from pc_release.policy.pipeline import record as record_rules
+from pc_release.policy.pipeline import stages as stage_rules
 from pc_release.release_config import (
     DEFAULT_RELEASE_CONFIG,
     RELEASE_CONFIG_PATH,
@@ -71,25 +73,25 @@ class Observation:
     pipeline: PipelineInfo
     config: ReleaseConfig
     runtimes: list[str]
-    stages: list[rules.StageOutcome]
+    stages: list[stage_rules.StageOutcome]
     notes: list[str]
 
     @property
     def terminal(self) -> bool:
         """GitLab finished the pipeline and no job the release requires still waits for its manual action."""
         pipeline = self.pipeline
-        return pipeline.status in GITLAB_TERMINAL_STATUSES and not rules.awaiting_manual_action(
+        return pipeline.status in GITLAB_TERMINAL_STATUSES and not stage_rules.awaiting_manual_action(
             pipeline.status, self.stages
         )
 
     @property
-    def plan(self) -> rules.RuntimePlan:
-        return rules.runtime_plan(self.config, self.runtimes, self.watched.profile)
+    def plan(self) -> stage_rules.RuntimePlan:
+        return stage_rules.runtime_plan(self.config, self.runtimes, self.watched.profile)
 
-    def stage(self, name: str) -> rules.StageOutcome:
+    def stage(self, name: str) -> stage_rules.StageOutcome:
         return next(stage for stage in self.stages if stage.stage == name)
 
-    def publish_job(self, runtime: str) -> rules.JobRow | None:
+    def publish_job(self, runtime: str) -> stage_rules.JobRow | None:
         name = self.config.publish_job_for(runtime)
         return next((row for row in self.stage("package").jobs if row.name == name), None)
 
@@ -150,7 +152,7 @@ def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -
     jobs = gitlab.pipeline_jobs(watched.pipeline_id, include_retried=True)
     config, notes = release_config_at(clone, watched.sha)
     runtimes, matrix_notes = runtimes_at(clone, watched.sha, config)
-    stages = rules.pipeline_stages(
+    stages = stage_rules.pipeline_stages(
         config,
         jobs,
         runtimes=runtimes,
@@ -158,7 +160,7 @@ def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -
         profile=watched.profile,
         pipeline_status=pipeline.status,
     )
-    _, unwatched = rules.group_by_stage(config, jobs)
+    _, unwatched = stage_rules.group_by_stage(config, jobs)
     if unwatched:
         names = ", ".join(f"{job.name} ({job.stage})" for job in unwatched)
         matrix_notes.append(
@@ -183,7 +185,7 @@ def read_new_digests(observation: Observation, gitlab: GitLabResource) -> None:
         watched.digests[runtime] = _digest_read(gitlab, config, runtime, job)
 
 
-def _digest_read(gitlab: GitLabResource, config: ReleaseConfig, runtime: str, job: rules.JobRow) -> DigestRead:
+def _digest_read(gitlab: GitLabResource, config: ReleaseConfig, runtime: str, job: stage_rules.JobRow) -> DigestRead:
     """The digest from the publish job's copy of its dotenv report in the job's artifacts (what GitLab serves)."""
     artifact = config.digest_artifact
     content = gitlab.job_artifact(job.id, artifact)
@@ -206,16 +208,16 @@ def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
     outcome = observation.stage(stage)
     verdicts = []
     if outcome.ran or outcome.status in ("failed", "missing"):
-        verdicts.append(rules.stage_passed(outcome))
+        verdicts.append(gate_rules.stage_passed(outcome))
     if stage == "package":
         verdicts.append(
-            rules.runtimes_have_publish_jobs(
+            gate_rules.runtimes_have_publish_jobs(
                 observation.config, observation.runtimes, outcome, observation.watched.profile
             )
         )
     if stage == "digest_fan_in" and (outcome.ran or outcome.status == "missing"):
         verdicts.append(
-            rules.runtime_digests_present(
+            gate_rules.runtime_digests_present(
                 observation.config, observation.plan, observation.digests(), observation.digest_problems()
             )
         )
@@ -224,7 +226,9 @@ def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
 
 def pipeline_gate_verdicts(observation: Observation) -> list[Verdict]:
     """pc-release's own gates over the pipeline, beyond its jobs: publish coverage, digests, image conformance."""
-    verdicts = [v for stage in rules.STAGES for v in stage_verdicts(observation, stage) if v.rule != "stage_passed"]
+    verdicts = [
+        v for stage in stage_rules.STAGES for v in stage_verdicts(observation, stage) if v.rule != "stage_passed"
+    ]
     if observation.watched.conformance is not None:
         verdicts.append(observation.watched.conformance)
     return verdicts
@@ -232,4 +236,4 @@ def pipeline_gate_verdicts(observation: Observation) -> list[Verdict]:
 
 def final_verdict(observation: Observation) -> Verdict:
     failed = [v.rule for v in pipeline_gate_verdicts(observation) if not v.ok]
-    return rules.final_validation(observation.watched.kind, observation.pipeline, observation.stages, failed)
+    return record_rules.final_validation(observation.watched.kind, observation.pipeline, observation.stages, failed)
