@@ -26,6 +26,8 @@ CANCELABLE_STATUSES = frozenset(
     {"running", "waiting_for_resource", "preparing", "pending", "created", "scheduled", "waiting_for_callback"}
 )
 RETRYABLE_STATUSES = frozenset({"success", "failed", "canceled"})
+# GitLab nests child pipelines at most two levels deep (Ci::CreateDownstreamPipelineService).
+MAX_DESCENDANTS_DEPTH = 2
 
 
 def composite_status(jobs: Iterable[Mapping[str, Any]]) -> str | None:
@@ -142,3 +144,29 @@ def set_pipeline_status(pipeline: dict[str, Any], status: str, jobs: list[dict[s
         pipeline["finished_at"] = pipeline["finished_at"] or now
     else:
         pipeline["finished_at"] = None
+
+
+def trigger_spec(definition: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A job's `trigger:` (None for a job with a script): a child pipeline's `include`, or a multi-project
+    pipeline's `project` (the short form `trigger: group/project` too), its `strategy` and `forward`."""
+    trigger = definition.get("trigger")
+    if trigger is None:
+        return None
+    if not isinstance(trigger, Mapping):
+        trigger = {"project": str(trigger)}
+    forward = trigger.get("forward") if isinstance(trigger.get("forward"), Mapping) else {}
+    return {
+        "include": trigger.get("include"),
+        "project": trigger.get("project"),
+        "branch": trigger.get("branch"),
+        "strategy": trigger.get("strategy"),
+        "forward_pipeline_variables": bool(forward.get("pipeline_variables", False)),
+    }
+
+
+def inherited_bridge_status(downstream_status: str) -> str | None:
+    """A `strategy: depend` trigger job's status once its downstream pipeline has this one (Ci::Bridge
+    #inherit_status_from_downstream!); None while the downstream pipeline has not finished."""
+    return {"success": "success", "canceled": "canceled", "failed": "failed", "skipped": "failed"}.get(
+        downstream_status
+    )

@@ -21,7 +21,7 @@ from pc_release.sandbox.gitlab.errors import PipelineCreationError, SandboxLooku
 from pc_release.sandbox.gitlab.http import ApiError, Request, Response, error, json_response, paginate
 from pc_release.sandbox.gitlab.origin import DEFAULT_BRANCH, NULL_SHA
 from pc_release.sandbox.gitlab.pipeline_state import CANCELABLE_STATUSES, COMPLETED_STATUSES, set_job_status
-from pc_release.sandbox.gitlab.views import millis, parse_millis, safe_relative
+from pc_release.sandbox.gitlab.views import is_ci_source, millis, parse_millis, safe_relative
 
 if TYPE_CHECKING:
     from pc_release.sandbox.gitlab.server import SandboxGitLab
@@ -169,7 +169,9 @@ class Api:
         # `authorize! :read_pipeline, nil` answers 403, as doc/api/pipelines.md says.
         ref = request.arg("ref") or DEFAULT_BRANCH
         head = self.s._origin.resolve(ref)
-        candidates = [p for p in self.s._pipelines.values() if head and (p["ref"], p["sha"]) == (ref, head[0])]
+        candidates = [
+            p for p in self.s._pipelines.values() if head and (p["ref"], p["sha"]) == (ref, head[0]) and is_ci_source(p)
+        ]
         if not candidates:
             return error(403, "403 Forbidden")
         latest = max(candidates, key=lambda p: p["id"])
@@ -186,10 +188,17 @@ class Api:
         pipeline = self._pipeline_or_404(params["pipeline_id"])
         # GitLab lists only each job's latest attempt here unless include_retried=true (doc/api/jobs.md);
         # the project's job list has no such parameter and lists every attempt.
-        jobs = [j for j in self.s._jobs.values() if j["pipeline_id"] == pipeline["id"]]
+        # Trigger jobs are not listed here: GitLab lists them under `bridges`.
+        jobs = [j for j in self.s._jobs.values() if j["pipeline_id"] == pipeline["id"] and not j.get("trigger")]
         if not request.flag("include_retried"):
             jobs = [j for j in jobs if not j["retried"]]
         return paginate(request, [self.s.views.job(j) for j in self._filtered_jobs(request, jobs)])
+
+    def pipeline_bridges(self, request: Request, params: Params) -> Response:
+        """doc/api/jobs.md "List pipeline trigger jobs": each trigger job's latest attempt, newest first."""
+        pipeline = self._pipeline_or_404(params["pipeline_id"])
+        bridges = [j for j in self.s._latest_jobs(pipeline["id"]) if j.get("trigger")]
+        return paginate(request, [self.s.views.bridge(j) for j in self._filtered_jobs(request, bridges)])
 
     def cancel_pipeline(self, request: Request, params: Params) -> Response:
         pipeline = self._pipeline_or_404(params["pipeline_id"])
@@ -257,7 +266,7 @@ class Api:
         return job
 
     def project_jobs(self, request: Request, params: Params) -> Response:
-        jobs = self._filtered_jobs(request, list(self.s._jobs.values()))
+        jobs = self._filtered_jobs(request, [j for j in self.s._jobs.values() if not j.get("trigger")])
         return paginate(request, [self.s.views.job(j) for j in jobs])
 
     def job(self, request: Request, params: Params) -> Response:
@@ -376,6 +385,7 @@ ROUTES: list[Route] = [
     route("GET", f"{PROJECT}/pipelines/:pipeline_id", Api.pipeline),
     route("GET", f"{PROJECT}/pipelines/:pipeline_id/variables", Api.pipeline_variables),
     route("GET", f"{PROJECT}/pipelines/:pipeline_id/jobs", Api.pipeline_jobs),
+    route("GET", f"{PROJECT}/pipelines/:pipeline_id/bridges", Api.pipeline_bridges),
     route("POST", f"{PROJECT}/pipelines/:pipeline_id/cancel", Api.cancel_pipeline),
     route("POST", f"{PROJECT}/pipelines/:pipeline_id/retry", Api.retry_pipeline),
     route("GET", f"{PROJECT}/jobs", Api.project_jobs),

@@ -14,7 +14,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pc_release.gitlab_ci import CiConfigError, CiJob, load_ci_config
+from pc_release.gitlab_ci import CiConfig, CiConfigError, CiJob, load_ci_config
 from pc_release.sandbox.gitlab import pipeline_state
 from pc_release.sandbox.gitlab.access import MAINTAINER, Access
 from pc_release.sandbox.gitlab.errors import PipelineCreationError, SandboxLookupError
@@ -24,6 +24,7 @@ from pc_release.sandbox.gitlab.origin import DEFAULT_BRANCH, NULL_SHA, Origin
 from pc_release.sandbox.gitlab.persistence import load_state, save_state
 from pc_release.sandbox.gitlab.pipeline_state import (
     CANCELABLE_STATUSES,
+    COMPLETED_STATUSES,
     RETRYABLE_STATUSES,
     checked_status,
     set_job_status,
@@ -246,7 +247,13 @@ class SandboxGitLab:
         with self._lock:
             self._pipeline(pipeline_id)
             jobs = self._jobs.values() if include_retried else self._latest_jobs(pipeline_id)
-            return [self.views.job(j) for j in jobs if j["pipeline_id"] == pipeline_id]
+            return [self.views.job(j) for j in jobs if j["pipeline_id"] == pipeline_id and not j.get("trigger")]
+
+    def bridges(self, pipeline_id: int) -> list[dict[str, Any]]:
+        """The pipeline's trigger jobs in id order, with their downstream pipelines, as `/bridges` lists them."""
+        with self._lock:
+            self._pipeline(pipeline_id)
+            return [self.views.bridge(j) for j in self._latest_jobs(pipeline_id) if j.get("trigger")]
 
     def set_faults(
         self,
@@ -316,7 +323,10 @@ class SandboxGitLab:
         source: str,
         before_sha: str,
         variable_types: Mapping[str, str] | None = None,
+        includes: Any = None,
+        upstream_bridge: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A pipeline from the `.gitlab-ci.yml` at `sha`, or, for a child pipeline, from its trigger's `includes`."""
         resolved = self._origin.resolve(ref)
         if resolved is None:
             raise PipelineCreationError("Reference not found")
@@ -328,7 +338,7 @@ class SandboxGitLab:
             head = full
         scope = {**self._predefined_variables(ref, head, is_tag, source), **variables}
         try:
-            config = load_ci_config(lambda path: self._origin.read_file(head, path))
+            config = self._ci_config(head, includes)
             if not config.workflow_allows(scope):
                 raise PipelineCreationError("Pipeline filtered out by workflow rules.")
             jobs = config.jobs_for(scope)
@@ -354,6 +364,7 @@ class SandboxGitLab:
                 {"key": k, "value": v, "variable_type": (variable_types or {}).get(k, "env_var")}
                 for k, v in variables.items()
             ],
+            "upstream_bridge_id": upstream_bridge["id"] if upstream_bridge else None,
         }
         self._next_pipeline_id += 1
         self._pipelines[pipeline["id"]] = pipeline
@@ -362,6 +373,14 @@ class SandboxGitLab:
         self._process(pipeline)
         self._save()
         return pipeline
+
+    def _ci_config(self, sha: str, includes: Any) -> CiConfig:
+        if includes is None:
+            return load_ci_config(lambda path: self._origin.read_file(sha, path))
+        # A child pipeline's configuration is its trigger's `include:`, read from the parent's SHA.
+        entry = "trigger:include"
+        document = json.dumps({"include": includes})  # JSON is YAML
+        return load_ci_config(lambda path: document if path == entry else self._origin.read_file(sha, path), entry)
 
     def _add_job(self, pipeline: dict[str, Any], job: CiJob, stage_index: int, now: float) -> None:
         record = {
@@ -384,6 +403,8 @@ class SandboxGitLab:
             "retried": False,
             "artifacts": {},
             "dotenv": {},
+            "trigger": pipeline_state.trigger_spec(job.raw),
+            "downstream_pipeline_id": None,
             "spec": {
                 "script": list(job.script),
                 "before_script": list(job.before_script),
@@ -399,7 +420,69 @@ class SandboxGitLab:
         self._jobs[record["id"]] = record
 
     def _process(self, pipeline: dict[str, Any]) -> None:
-        pipeline_state.process(pipeline, self._latest_jobs(pipeline["id"]))
+        """GitLab's processing: run what may run, start the downstream pipeline of every trigger job that is due,
+        and pass a finished child's status up to a trigger job that depends on it."""
+        jobs = self._latest_jobs(pipeline["id"])
+        pipeline_state.process(pipeline, jobs)
+        due = [j for j in jobs if j.get("trigger") and j["status"] == "pending"]
+        while due:
+            for bridge in due:
+                self._start_downstream(pipeline, bridge)
+            pipeline_state.process(pipeline, jobs)
+            due = [j for j in jobs if j.get("trigger") and j["status"] == "pending"]
+        bridge = self._jobs.get(pipeline.get("upstream_bridge_id") or 0)
+        if bridge is not None and not bridge["retried"] and bridge["status"] == "running":
+            inherited = pipeline_state.inherited_bridge_status(pipeline["status"])
+            if inherited is not None:
+                set_job_status(bridge, inherited, "unknown_failure" if inherited == "failed" else None)
+                self._process(self._pipelines[bridge["pipeline_id"]])
+
+    # --- downstream pipelines (trigger jobs) ---------------------------------------------------------
+
+    def _depth(self, pipeline: Mapping[str, Any]) -> int:
+        """How many upstream pipelines this one has."""
+        bridge = self._jobs.get(pipeline.get("upstream_bridge_id") or 0)
+        return 0 if bridge is None else 1 + self._depth(self._pipelines[bridge["pipeline_id"]])
+
+    def _start_downstream(self, pipeline: dict[str, Any], bridge: dict[str, Any]) -> None:
+        """Create a trigger job's downstream pipeline, as GitLab's CreateDownstreamPipelineService does.
+
+        `trigger: include:` makes a child pipeline of this project (source `parent_pipeline`, same ref and SHA).
+        The sandbox hosts one project, so a `trigger: project:` fails as GitLab fails one it cannot find.
+        Without `strategy: depend` the trigger job succeeds once the downstream pipeline exists; with it, the job
+        runs until the downstream pipeline finishes and then takes its status.
+        """
+        trigger = bridge["trigger"]
+        if trigger["include"] is None:
+            set_job_status(bridge, "failed", "downstream_bridge_project_not_found")
+            return
+        if self._depth(pipeline) >= pipeline_state.MAX_DESCENDANTS_DEPTH:
+            set_job_status(bridge, "failed", "reached_max_descendant_pipelines_depth")
+            return
+        variables = dict(bridge["spec"]["variables"])
+        if trigger["forward_pipeline_variables"]:
+            variables |= {v["key"]: v["value"] for v in pipeline["variables"]}
+        try:
+            child = self._create_pipeline(
+                pipeline["ref"],
+                pipeline["sha"],
+                variables,
+                "parent_pipeline",
+                pipeline["before_sha"],
+                includes=trigger["include"],
+                upstream_bridge=bridge,
+            )
+        except PipelineCreationError:
+            set_job_status(bridge, "failed", "downstream_pipeline_creation_failed")
+            return
+        bridge["downstream_pipeline_id"] = child["id"]
+        if trigger["strategy"] != "depend":
+            set_job_status(bridge, "success")
+            return
+        set_job_status(bridge, "running")
+        inherited = pipeline_state.inherited_bridge_status(child["status"])
+        if inherited is not None:
+            set_job_status(bridge, inherited, "unknown_failure" if inherited == "failed" else None)
 
     def _set_pipeline_status(self, pipeline: dict[str, Any], status: str) -> None:
         pipeline_state.set_pipeline_status(pipeline, status, self._latest_jobs(pipeline["id"]))
@@ -418,6 +501,7 @@ class SandboxGitLab:
             "retried": False,
             "artifacts": {},
             "dotenv": {},
+            "downstream_pipeline_id": None,
             "created_at": time.time(),
         }
         self._next_job_id += 1
@@ -432,7 +516,11 @@ class SandboxGitLab:
         return clone
 
     def _cancel(self, pipeline: dict[str, Any]) -> None:
+        """Cancel the pipeline's unfinished jobs, and its downstream pipelines with them, as GitLab does."""
         for job in self._latest_jobs(pipeline["id"]):
+            downstream = self._pipelines.get(job.get("downstream_pipeline_id") or 0)
+            if downstream is not None and downstream["status"] not in COMPLETED_STATUSES:
+                self._cancel(downstream)
             if job["status"] in CANCELABLE_STATUSES:
                 set_job_status(job, "canceled")
         self._process(pipeline)
@@ -456,7 +544,14 @@ class SandboxGitLab:
 
     def claim_job(self) -> JobAssignment | None:
         with self._lock:
-            job = next((j for j in self._jobs.values() if j["status"] == "pending" and not j["retried"]), None)
+            job = next(
+                (
+                    j
+                    for j in self._jobs.values()
+                    if j["status"] == "pending" and not j["retried"] and not j.get("trigger")
+                ),
+                None,
+            )
             if job is None:
                 return None
             pipeline = self._pipeline(job["pipeline_id"])

@@ -57,6 +57,17 @@ def safe_relative(path: str) -> str | None:
     return "/".join(parts)
 
 
+def is_ci_source(pipeline: Mapping[str, Any]) -> bool:
+    """GitLab's `ci_sources`: a child pipeline (source `parent_pipeline`) is "dangling", it does not speak for its
+    ref or commit (its parent does), so a commit's last pipeline and a ref's latest are never a child."""
+    return pipeline["source"] != "parent_pipeline"
+
+
+# Entities::Ci::Job's fields beyond Entities::Ci::JobBasic; Entities::Ci::Bridge is JobBasic plus its
+# downstream pipeline.
+JOB_ONLY_KEYS = ("artifacts_file", "artifacts", "runner", "artifacts_expire_at", "archived", "tag_list")
+
+
 class Views:
     """The JSON GitLab sends for each entity; every method runs under the server lock."""
 
@@ -120,7 +131,7 @@ class Views:
         if stats:
             commit["stats"] = self.s._origin.stats(sha)
         if with_pipeline:
-            pipelines = [p for p in self.s._pipelines.values() if p["sha"] == commit["id"]]
+            pipelines = [p for p in self.s._pipelines.values() if p["sha"] == commit["id"] and is_ci_source(p)]
             last = max(pipelines, key=lambda p: p["id"]) if pipelines else None
             commit["last_pipeline"] = self.pipeline(last, detailed=False) if last else None
             commit["status"] = last["status"] if last else None
@@ -261,3 +272,10 @@ class Views:
             size = len("".join(f"{k}={v}\n" for k, v in job["dotenv"].items()))
             entries.append({"file_type": "dotenv", "size": size, "filename": ".env.gz", "file_format": "gzip"})
         return entries
+
+    def bridge(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        """Entities::Ci::Bridge: a trigger job as JobBasic, with its downstream pipeline (PipelineBasic) or null."""
+        view = {key: value for key, value in self.job(job).items() if key not in JOB_ONLY_KEYS}
+        downstream = self.s._pipelines.get(job.get("downstream_pipeline_id") or 0)
+        view["downstream_pipeline"] = self.pipeline(downstream, detailed=False) if downstream else None
+        return view
