@@ -12,8 +12,9 @@ import pytest
 
 from pc_release.policy.pipeline import record as record_rules
 from pc_release.policy.pipeline import stages as stage_rules
+from pc_release.policy.pipeline.downstream import downstream_of
 from pc_release.release_config import DEFAULT_RELEASE_CONFIG, ReleaseConfig
-from pc_release.resources.gitlab import _job, _pipeline
+from pc_release.resources.gitlab import _bridge, _job, _pipeline
 
 REFERENCE = Path(__file__).resolve().parent / "gitlab_reference"
 JOB = json.loads((REFERENCE / "pipeline_jobs_list.json").read_text())[0]
@@ -122,3 +123,21 @@ def test_manual_job_named_optional_for_a_release_does_not_hold_it():
     assert stages["remote_validation"].status == "passed"
     assert stage_rules.awaiting_manual_action("success", list(stages.values())) == []
     assert not verdict(jobs)[0].ok  # without the option, the same pipeline is not released
+
+
+def test_documented_bridge_to_another_projects_pipeline_is_named_not_followed():
+    # GitLab's documented trigger job: its downstream pipeline runs in another project (diaspora/diaspora-client).
+    (bridge,) = [_bridge(item) for item in json.loads((REFERENCE / "pipeline_bridges_list.json").read_text())]
+    pipeline = _pipeline(PIPELINE | {"status": "success"})
+    infos = [_job(attrs) for attrs in green_jobs()]
+    stages = stage_rules.pipeline_stages(
+        DEFAULT_RELEASE_CONFIG, infos, runtimes=RUNTIMES, mode="full", profile="standard", pipeline_status="success"
+    )
+
+    downstream = [downstream_of(bridge, pipeline.project_id)]
+    verdict = record_rules.final_validation("release", pipeline, stages, (), downstream)
+
+    assert not downstream[0].followed
+    assert verdict.ok and verdict.warning  # released, over a downstream pipeline it did not read: said so
+    assert "teaspoon" in verdict.reason and "not followed" in verdict.reason
+    assert "diaspora/diaspora-client/pipelines/5" in verdict.reason

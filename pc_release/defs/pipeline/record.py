@@ -128,6 +128,9 @@ class ReleaseRecord(BaseModel):
     runtime_image_conformance: str
     not_run_by_profile: list[str]
     checklist: list[record_rules.ChecklistItem]
+    downstream_pipelines: list[str] = Field(
+        default_factory=list, description="Each trigger job's downstream pipeline: followed child, or not followed"
+    )
     notes: list[str]
 
 
@@ -215,7 +218,7 @@ def build_record(
     if watched.conformance is None:
         gates.append(GateRecord(name="runtime_image_conformance", outcome="not checked", detail=conformance_note))
     failed = [v.rule for v in pipeline_gates if not v.ok]
-    final = record_rules.final_validation(watched.kind, pipeline, stages, failed)
+    final = record_rules.final_validation(watched.kind, pipeline, stages, failed, observation.downstream)
     gates.append(GateRecord(name=final.rule, outcome=_outcome(final), detail=final.reason))
     not_run = [f"runtime {r}" for r in observation.plan.not_run_by_profile]
     not_run += [item for stage in stages for item in stage.not_run_by_profile if not item.startswith("publish")]
@@ -223,7 +226,7 @@ def build_record(
     preflight = {k: str(v) for k, v in evidence.metadata.get("local_preflight", {}).items() if v not in (None, "", {})}
     reason = evidence.gate_metadata.get("failed_sha_retry", {}).get("transient_retry_reason")
     return ReleaseRecord(
-        status=record_rules.record_status(watched.kind, pipeline.status, stages, failed),
+        status=record_rules.record_status(watched.kind, pipeline.status, stages, failed, observation.downstream),
         kind=watched.kind,
         sha=watched.sha,
         source_ref=evidence.value("source_commit", "source_ref"),
@@ -266,6 +269,7 @@ def build_record(
         runtime_image_conformance=watched.conformance.reason if watched.conformance else conformance_note,
         not_run_by_profile=not_run,
         checklist=record_rules.operator_checklist(evidence.gates, preflight, stages),
+        downstream_pipelines=[d.describe() for d in observation.downstream],
         notes=observation.notes,
     )
 
@@ -292,6 +296,8 @@ def render_markdown(record: ReleaseRecord) -> str:
     lines += ["", "### Runtimes", "", "| runtime | outcome | digest |", "|---|---|---|"]
     lines += [f"| {r.runtime} | {r.outcome} | `{r.digest or '—'}` |" for r in record.runtimes]
     lines += ["", f"Runtime image conformance: {record.runtime_image_conformance}"]
+    if record.downstream_pipelines:
+        lines += ["", "### Downstream pipelines", ""] + [f"- {item}" for item in record.downstream_pipelines]
     lines += ["", "### Operator checklist", "", "| item | status | evidence |", "|---|---|---|"]
     lines += [f"| {c.item} | {c.status} | {_cell(c.evidence)} |" for c in record.checklist]
     outside = [job for stage in record.stages for job in stage.ran_outside_profile]

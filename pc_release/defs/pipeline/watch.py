@@ -1,5 +1,6 @@
-"""One look at a watched release pipeline: GitLab's pipeline and jobs, the release config and runtime matrix at
-its SHA, the runtime digests from the publish jobs' artifacts, and the verdicts of every stage's checks."""
+"""One look at a watched release pipeline: GitLab's pipeline, its jobs and those of the child pipelines its
+trigger jobs started, the release config and runtime matrix at its SHA, the runtime digests from the publish jobs'
+artifacts, and the verdicts of every stage's checks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from pc_release.dotenv import DotenvError, parse_dotenv_report
 from pc_release.errors import InvalidInput
-from pc_release.models import GITLAB_TERMINAL_STATUSES, PipelineInfo, Verdict
+from pc_release.models import GITLAB_TERMINAL_STATUSES, BridgeInfo, JobInfo, PipelineInfo, Verdict
+from pc_release.policy.pipeline import downstream as downstream_rules
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
 from pc_release.policy.pipeline import stages as stage_rules
@@ -75,13 +77,17 @@ class Observation:
     runtimes: list[str]
     stages: list[stage_rules.StageOutcome]
     notes: list[str]
+    downstream: list[downstream_rules.Downstream]
 
     @property
     def terminal(self) -> bool:
-        """GitLab finished the pipeline and no job the release requires still waits for its manual action."""
+        """GitLab finished the pipeline and the child pipelines it follows, and no job the release requires still
+        waits for its manual action."""
         pipeline = self.pipeline
-        return pipeline.status in GITLAB_TERMINAL_STATUSES and not stage_rules.awaiting_manual_action(
-            pipeline.status, self.stages
+        return (
+            pipeline.status in GITLAB_TERMINAL_STATUSES
+            and all(d.settled for d in self.downstream)
+            and not stage_rules.awaiting_manual_action(pipeline.status, self.stages)
         )
 
     @property
@@ -146,10 +152,41 @@ def runtimes_at(clone: GitClone, sha: str, config: ReleaseConfig) -> tuple[list[
         return [], [f"runtime matrix {config.runtime_matrix} at {sha}: {err}"]
 
 
+def _latest_bridges(bridges: list[BridgeInfo]) -> list[BridgeInfo]:
+    """Each trigger job's latest attempt (the highest id of its name), in pipeline order."""
+    latest: dict[str, BridgeInfo] = {}
+    for bridge in sorted(bridges, key=lambda b: b.id):
+        latest[bridge.name] = bridge
+    return list(latest.values())
+
+
+def pipeline_tree(
+    gitlab: GitLabResource, pipeline: PipelineInfo
+) -> tuple[list[JobInfo], list[downstream_rules.Downstream]]:
+    """The pipeline's jobs with those of every child pipeline below it, and each trigger job's downstream.
+
+    GitLab lists trigger jobs apart from the jobs (`/bridges`): two requests per pipeline, one more per child.
+    """
+    jobs: list[JobInfo] = []
+    downstream: list[downstream_rules.Downstream] = []
+    queue, seen = [pipeline.id], {pipeline.id}
+    while queue:
+        pipeline_id = queue.pop(0)
+        jobs += gitlab.pipeline_jobs(pipeline_id, include_retried=True)
+        for bridge in _latest_bridges(gitlab.pipeline_bridges(pipeline_id)):
+            found = downstream_rules.downstream_of(bridge, pipeline.project_id)
+            downstream.append(found)
+            if found.followed and found.pipeline_id is not None and found.pipeline_id not in seen:
+                seen.add(found.pipeline_id)
+                queue.append(found.pipeline_id)
+    return jobs, downstream
+
+
 def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -> Observation:
-    """Two GitLab requests (the pipeline, its jobs with retried attempts) and two `git show`s."""
+    """Three GitLab requests (the pipeline, its jobs with retried attempts, its trigger jobs), two more per child
+    pipeline, and two `git show`s."""
     pipeline = gitlab.pipeline(watched.pipeline_id)
-    jobs = gitlab.pipeline_jobs(watched.pipeline_id, include_retried=True)
+    jobs, downstream = pipeline_tree(gitlab, pipeline)
     config, notes = release_config_at(clone, watched.sha)
     runtimes, matrix_notes = runtimes_at(clone, watched.sha, config)
     stages = stage_rules.pipeline_stages(
@@ -159,6 +196,7 @@ def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -
         mode=watched.mode,
         profile=watched.profile,
         pipeline_status=pipeline.status,
+        downstream_status={d.pipeline_id: d.pipeline_status or "" for d in downstream if d.followed and d.pipeline_id},
     )
     _, unwatched = stage_rules.group_by_stage(config, jobs)
     if unwatched:
@@ -166,7 +204,8 @@ def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -
         matrix_notes.append(
             f"jobs in GitLab stages no pc-release stage watches (see `stages` in .pc-release.yaml): {names}"
         )
-    return Observation(watched, pipeline, config, runtimes, stages, notes + matrix_notes)
+    matrix_notes += downstream_rules.not_followed(downstream)
+    return Observation(watched, pipeline, config, runtimes, stages, notes + matrix_notes, downstream)
 
 
 def read_new_digests(observation: Observation, gitlab: GitLabResource) -> None:
@@ -236,4 +275,6 @@ def pipeline_gate_verdicts(observation: Observation) -> list[Verdict]:
 
 def final_verdict(observation: Observation) -> Verdict:
     failed = [v.rule for v in pipeline_gate_verdicts(observation) if not v.ok]
-    return record_rules.final_validation(observation.watched.kind, observation.pipeline, observation.stages, failed)
+    return record_rules.final_validation(
+        observation.watched.kind, observation.pipeline, observation.stages, failed, observation.downstream
+    )

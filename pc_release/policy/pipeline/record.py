@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pc_release.models import PipelineInfo, Record, Verdict
+from pc_release.policy.pipeline.downstream import Downstream, not_followed
 from pc_release.policy.pipeline.stages import StageOutcome
 
 
@@ -28,12 +29,17 @@ RecordStatus = Literal["released", "not released", "failed", "canceled", "dev-te
 
 
 def record_status(
-    kind: str, pipeline_status: str, stages: Sequence[StageOutcome], failed_gates: Sequence[str] = ()
+    kind: str,
+    pipeline_status: str,
+    stages: Sequence[StageOutcome],
+    failed_gates: Sequence[str] = (),
+    downstream: Sequence[Downstream] = (),
 ) -> RecordStatus:
     """The release's final word; a dev-test deploy is never a release, whatever its pipeline did.
 
     `failed_gates` are pc-release's own gates over the pipeline (publish coverage, digests, image conformance):
-    a green pipeline they contradict is not a release.
+    a green pipeline they contradict is not a release. Nor is one whose child pipeline did not succeed: without
+    `strategy: depend` GitLab calls the parent green whatever its child did.
     """
     if kind == "dev-test":
         return "dev-test, not released"
@@ -43,22 +49,32 @@ def record_status(
         return "failed"
     by_stage = {s.stage: s for s in stages}
     final = [by_stage[name] for name in ("deployment", "remote_validation") if name in by_stage]
-    if all(stage.ok for stage in final) and not failed_gates:
+    if all(stage.ok for stage in final) and not failed_gates and not any(d.failed for d in downstream):
         return "released"
     return "not released"
 
 
 def final_validation(
-    kind: str, pipeline: PipelineInfo, stages: Sequence[StageOutcome], failed_gates: Sequence[str] = ()
+    kind: str,
+    pipeline: PipelineInfo,
+    stages: Sequence[StageOutcome],
+    failed_gates: Sequence[str] = (),
+    downstream: Sequence[Downstream] = (),
 ) -> Verdict:
-    """Close a release only after final validation: pipeline success with deploy and remote validation passed."""
-    status = record_status(kind, pipeline.status, stages, failed_gates)
+    """Close a release only after final validation: pipeline success with deploy and remote validation passed,
+    in the release pipeline and the child pipelines it triggered. Downstream pipelines pc-release does not
+    follow (multi-project) are named: a release over them says so, as a warning."""
+    status = record_status(kind, pipeline.status, stages, failed_gates, downstream)
+    unfollowed = not_followed(downstream)
+    failed_children = [d.describe() for d in downstream if d.failed]
     evidence: dict[str, str | int | bool | list[str]] = {
         "pipeline_status": pipeline.status,
         "pipeline_url": pipeline.web_url,
         "stages": [f"{s.stage}: {s.status}" for s in stages],
         "failed_gates": list(failed_gates),
     }
+    if downstream:
+        evidence["downstream_pipelines"] = [d.describe() for d in downstream]
     hints = list(dict.fromkeys(h for s in stages for h in s.hints))
     if hints:
         evidence["hints"] = hints
@@ -66,7 +82,9 @@ def final_validation(
         return Verdict(
             rule="final_validation",
             ok=True,
-            reason=f"released {pipeline.sha} by pipeline {pipeline.web_url}: deploy and remote validation passed",
+            warning=bool(unfollowed),
+            reason=f"released {pipeline.sha} by pipeline {pipeline.web_url}: deploy and remote validation passed"
+            + (f"; {'; '.join(unfollowed)}" if unfollowed else ""),
             evidence=evidence,
         )
     if status == "dev-test, not released":
@@ -84,6 +102,8 @@ def final_validation(
         reason=f"{status}: pipeline {pipeline.status}"
         + (f"; {', '.join(unfinished)}" if unfinished else "")
         + (f"; failed gate(s): {', '.join(failed_gates)}" if failed_gates else "")
+        + (f"; {'; '.join(failed_children)}" if failed_children else "")
+        + (f"; {'; '.join(unfollowed)}" if unfollowed else "")
         + (f". {hints[0]}" if hints else ""),
         evidence=evidence,
     )

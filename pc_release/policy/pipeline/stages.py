@@ -3,7 +3,7 @@ failure is fixed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -176,11 +176,12 @@ def latest_attempts(jobs: Sequence[JobInfo]) -> list[tuple[JobInfo, list[JobInfo
     """Each job's latest attempt with its earlier attempts, in pipeline order.
 
     GitLab's REST jobs carry no `retried` flag: the attempts of a job share its name in the pipeline, and a retry
-    is a new job with a higher id, so the highest id is the latest attempt.
+    is a new job with a higher id, so the highest id is the latest attempt. A child pipeline's job of the same
+    name is another job, not an attempt.
     """
-    attempts: dict[str, list[JobInfo]] = {}
+    attempts: dict[tuple[int | None, str], list[JobInfo]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
-        attempts.setdefault(job.name, []).append(job)
+        attempts.setdefault((job.pipeline_id, job.name), []).append(job)
     latest = sorted(attempts.values(), key=lambda tries: tries[-1].id)
     return [(tries[-1], tries[:-1]) for tries in latest]
 
@@ -303,12 +304,18 @@ def stage_outcome(
     mode: str,
     profile: str,
     pipeline_terminal: bool,
+    downstream_terminal: Mapping[int, bool] | None = None,
 ) -> StageOutcome:
-    """What one stage's jobs (latest attempts, with earlier ones) add up to."""
+    """What one stage's jobs (latest attempts, with earlier ones) add up to.
+
+    `downstream_terminal`: child pipeline id -> whether it finished, for the jobs of the release pipeline's
+    child pipelines (a child may still run when its parent finished, and the reverse).
+    """
     rows = []
     for job, earlier in jobs:
         required = stage in REQUIRED_STAGES and not config.is_optional_release_job(job.name)
-        state = job_state(job.status, job.allow_failure, pipeline_terminal, required)
+        terminal = (downstream_terminal or {}).get(job.pipeline_id or 0, pipeline_terminal)
+        state = job_state(job.status, job.allow_failure, terminal, required)
         expected, why_not = expected_by_profile(config, job.name, mode, profile)
         hint = None
         if state == "failed":
@@ -412,10 +419,13 @@ def pipeline_stages(
     mode: str,
     profile: str,
     pipeline_status: str,
+    downstream_status: Mapping[int, str] | None = None,
 ) -> list[StageOutcome]:
-    """Every stage's outcome, in pipeline order."""
+    """Every stage's outcome, in pipeline order; `jobs` may include the jobs of the child pipelines whose
+    statuses `downstream_status` gives (pipeline id -> status)."""
     grouped, _ = group_by_stage(config, jobs)
     terminal = pipeline_status in GITLAB_TERMINAL_STATUSES
+    downstream_terminal = {pid: status in GITLAB_TERMINAL_STATUSES for pid, status in (downstream_status or {}).items()}
     return [
         stage_outcome(
             stage,
@@ -425,6 +435,7 @@ def pipeline_stages(
             mode=mode,
             profile=profile,
             pipeline_terminal=terminal,
+            downstream_terminal=downstream_terminal,
         )
         for stage in STAGES
     ]
