@@ -91,6 +91,9 @@ class JobInfo(Record):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration: float | None = None
+    # The pipeline the job belongs to: a release pipeline's jobs include those of its child pipelines, and a
+    # job name is unique only within one pipeline.
+    pipeline_id: int | None = None
 
 
 class PipelineInfo(Record):
@@ -100,12 +103,26 @@ class PipelineInfo(Record):
     status: str
     web_url: str
     source: str | None = None
+    project_id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status in GITLAB_TERMINAL_STATUSES
+
+
+class BridgeInfo(Record):
+    """A trigger job (GitLab's bridge) and the downstream pipeline it started, if any yet."""
+
+    id: int
+    name: str
+    stage: str
+    status: str
+    web_url: str
+    allow_failure: bool = False
+    pipeline_id: int | None = None
+    downstream: PipelineInfo | None = None
 
 
 class BranchAccess(Record):

@@ -515,3 +515,48 @@ def reusable_request_pipeline(
             return pipeline
         return None
     return None
+
+
+def failed_sha_retry(sha: str, last: PipelineInfo | None, request: PromotionRequest) -> Verdict:
+    """Do not retry a SHA whose last release pipeline failed, unless the failure was transient infrastructure."""
+    reason_given = (request.transient_retry_reason or "").strip()
+    evidence: dict[str, str | int | bool | list[str]] = {"sha": sha}
+    if reason_given:
+        evidence["transient_retry_reason"] = reason_given
+    if last is None:
+        return Verdict(
+            rule="failed_sha_retry", ok=True, reason=f"no earlier release pipeline ran {sha}", evidence=evidence
+        )
+    evidence |= {"last_pipeline_id": last.id, "last_pipeline_url": last.web_url, "last_pipeline_status": last.status}
+    if last.status != "failed":
+        return Verdict(
+            rule="failed_sha_retry",
+            ok=True,
+            reason=f"the last release pipeline for {sha} ({last.id}) is {last.status}, not failed",
+            evidence=evidence,
+        )
+    if request.dev_test:
+        return Verdict(
+            rule="failed_sha_retry",
+            ok=True,
+            warning=True,
+            reason=f"release pipeline {last.id} for {sha} failed; a dev-test deploy may run it again (not a release)",
+            evidence=evidence,
+        )
+    if reason_given:
+        return Verdict(
+            rule="failed_sha_retry",
+            ok=True,
+            warning=True,
+            reason=f"release pipeline {last.id} for {sha} failed; retry allowed because the operator states the "
+            f"failure was transient infrastructure: {reason_given}",
+            evidence=evidence,
+        )
+    return Verdict(
+        rule="failed_sha_retry",
+        ok=False,
+        reason=f"release pipeline {last.id} for {sha} failed ({last.web_url}); fix the failure on master and "
+        "promote the new SHA, or, only if the failure was proven transient infrastructure, retry with "
+        "transient_retry_reason stating it",
+        evidence=evidence,
+    )

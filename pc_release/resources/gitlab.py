@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from pc_release.errors import ConfigurationError, GitLabError, redact
-from pc_release.models import BranchAccess, JobInfo, PipelineInfo
+from pc_release.models import BranchAccess, BridgeInfo, JobInfo, PipelineInfo
 from pc_release.policy import promotion as rules
 
 TOKEN_ENV_VAR = "PC_RELEASE_GITLAB_TOKEN"
@@ -33,6 +33,11 @@ def trace_tail(trace: str, token: str, lines: int = TRACE_TAIL_LINES) -> str:
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
+# Page size when listing a ref's newest pipelines: child pipelines on the ref are skipped, so one page mostly
+# holds the few asked for.
+_PAGE = 10
+
+
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
@@ -45,6 +50,7 @@ def _pipeline(attrs: dict[str, Any]) -> PipelineInfo:
         status=attrs["status"],
         web_url=attrs.get("web_url") or "",
         source=attrs.get("source"),
+        project_id=attrs.get("project_id"),
         created_at=_time(attrs.get("created_at")),
         updated_at=_time(attrs.get("updated_at")),
     )
@@ -61,7 +67,28 @@ def _job(attrs: dict[str, Any]) -> JobInfo:
         started_at=_time(attrs.get("started_at")),
         finished_at=_time(attrs.get("finished_at")),
         duration=attrs.get("duration"),
+        pipeline_id=(attrs.get("pipeline") or {}).get("id"),
     )
+
+
+def _bridge(attrs: dict[str, Any]) -> BridgeInfo:
+    downstream = attrs.get("downstream_pipeline")
+    return BridgeInfo(
+        id=attrs["id"],
+        name=attrs["name"],
+        stage=attrs.get("stage") or "",
+        status=attrs["status"],
+        web_url=attrs.get("web_url") or "",
+        allow_failure=bool(attrs.get("allow_failure")),
+        pipeline_id=(attrs.get("pipeline") or {}).get("id"),
+        downstream=_pipeline(downstream) if downstream else None,
+    )
+
+
+def _ci_source(attrs: dict[str, Any]) -> bool:
+    """Whether a listed pipeline speaks for its ref: a child pipeline (source `parent_pipeline`) has the
+    parent's ref and SHA but only its parent tells what CI said about them."""
+    return attrs.get("source") != "parent_pipeline"
 
 
 class GitLabResource(dg.ConfigurableResource):
@@ -167,18 +194,22 @@ class GitLabResource(dg.ConfigurableResource):
 
     def master_pipeline_for(self, sha: str) -> PipelineInfo | None:
         """The newest master pipeline for exactly this SHA (one request, whatever the history)."""
-        with self._errors(f"reading {self.master_branch} pipelines for {sha}"):
-            found = self._project().pipelines.list(
-                ref=self.master_branch, sha=sha, order_by="id", sort="desc", per_page=1, get_all=False
-            )
-        return _pipeline(found[0].attributes) if found else None
+        found = self.latest_pipelines(self.master_branch, sha=sha)
+        return found[0] if found else None
 
     def latest_pipelines(self, ref: str, *, per_page: int = 1, **filters: Any) -> list[PipelineInfo]:
+        """The newest `per_page` pipelines on `ref`, child pipelines left out (they list under the same ref)."""
         with self._errors(f"listing {ref} pipelines"):
-            found = self._project().pipelines.list(
-                ref=ref, order_by="id", sort="desc", per_page=per_page, get_all=False, **filters
+            listed = self._project().pipelines.list(
+                ref=ref, order_by="id", sort="desc", per_page=max(per_page, _PAGE), iterator=True, **filters
             )
-        return [_pipeline(p.attributes) for p in found]
+            found = []
+            for pipeline in listed:
+                if _ci_source(pipeline.attributes):
+                    found.append(_pipeline(pipeline.attributes))
+                if len(found) == per_page:
+                    break
+        return found
 
     def pipeline(self, pipeline_id: int) -> PipelineInfo:
         with self._errors(f"reading pipeline {pipeline_id}"):
@@ -190,6 +221,13 @@ class GitLabResource(dg.ConfigurableResource):
             pipeline = self._project().pipelines.get(pipeline_id, lazy=True)
             jobs = pipeline.jobs.list(get_all=True, include_retried=include_retried, per_page=100)
         return [_job(j.attributes) for j in jobs]
+
+    def pipeline_bridges(self, pipeline_id: int) -> list[BridgeInfo]:
+        """The pipeline's trigger jobs with their downstream pipelines: GitLab does not list them among its jobs."""
+        with self._errors(f"reading trigger jobs of pipeline {pipeline_id}"):
+            pipeline = self._project().pipelines.get(pipeline_id, lazy=True)
+            bridges = pipeline.bridges.list(get_all=True, per_page=100)
+        return [_bridge(b.attributes) for b in bridges]
 
     def pipeline_variables(self, pipeline_id: int) -> dict[str, str]:
         with self._errors(f"reading variables of pipeline {pipeline_id}"):

@@ -126,7 +126,7 @@ class Pages:
         form = parse_qs(body.decode(errors="replace"))
         token = (form.get("token") or [""])[0]
         target = _local_path((form.get("redirect_to") or [None])[0])
-        if not token or not self._server._token_level(token):
+        if not token or not self._server.access.token_level(token):
             return self._sign_in_form(target, 401, "Invalid access token.")
         session = secrets.token_urlsafe(32)
         with self._lock:
@@ -156,7 +156,7 @@ class Pages:
         pipeline = server._pipelines.get(pipeline_id)
         if pipeline is None:
             return self._not_found(f"Pipeline {pipeline_id}")
-        view = server._pipeline_json(pipeline, detailed=True)
+        view = server.views.pipeline(pipeline, detailed=True)
         rows = []
         for job in server.jobs(pipeline_id):
             duration = "" if job["duration"] is None else f"{job['duration']:.1f}"
@@ -191,7 +191,7 @@ class Pages:
         trace = masked(trace, self._hidden)
         if raw:
             return Page(200, trace.encode(), "text/plain; charset=utf-8", headers=dict(_HEADERS))
-        view = server._job_json(job)
+        view = server.views.job(job)
         pipeline = view["pipeline"]
         reason = f" · failure reason {_escape(view['failure_reason'])}" if view.get("failure_reason") else ""
         shown = _escape(_ANSI.sub("", trace)) if trace else "(no log yet)"

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pc_release.policy import pipeline as rules
+from pc_release.policy.pipeline import record as record_rules
+from pc_release.policy.pipeline import stages as stage_rules
+from pc_release.policy.pipeline.downstream import downstream_of
 from pc_release.release_config import DEFAULT_RELEASE_CONFIG, ReleaseConfig
-from pc_release.resources.gitlab import _job, _pipeline
+from pc_release.resources.gitlab import _bridge, _job, _pipeline
 
 REFERENCE = Path(__file__).resolve().parent / "gitlab_reference"
 JOB = json.loads((REFERENCE / "pipeline_jobs_list.json").read_text())[0]
@@ -45,7 +47,7 @@ def verdict(jobs: list[dict], pipeline_status: str = "success", config: ReleaseC
     """The record's final word on a pipeline whose jobs GitLab listed as `jobs` (newest first, as GitLab does)."""
     pipeline = _pipeline(PIPELINE | {"status": pipeline_status})
     infos = [_job(attrs) for attrs in sorted(jobs, key=lambda j: j["id"], reverse=True)]
-    stages = rules.pipeline_stages(
+    stages = stage_rules.pipeline_stages(
         config,
         infos,
         runtimes=RUNTIMES,
@@ -53,7 +55,7 @@ def verdict(jobs: list[dict], pipeline_status: str = "success", config: ReleaseC
         profile="standard",
         pipeline_status=pipeline.status,
     )
-    return rules.final_validation("release", pipeline, stages), {s.stage: s for s in stages}
+    return record_rules.final_validation("release", pipeline, stages), {s.stage: s for s in stages}
 
 
 def test_documented_green_pipeline_is_released():
@@ -108,7 +110,7 @@ def test_manual_deploy_or_validation_job_that_never_ran_is_never_passed(name):
     assert not final.ok and final.reason.startswith("not released: pipeline success")
     assert f"{stage.stage} waiting_for_manual" in final.reason
     assert f"{name} is a manual job that has not run" in final.reason and "optional_release_jobs" in final.reason
-    assert rules.awaiting_manual_action("success", list(stages.values())) == [name]
+    assert stage_rules.awaiting_manual_action("success", list(stages.values())) == [name]
 
 
 def test_manual_job_named_optional_for_a_release_does_not_hold_it():
@@ -119,5 +121,23 @@ def test_manual_job_named_optional_for_a_release_does_not_hold_it():
 
     assert final.ok and final.reason.startswith("released"), final.reason
     assert stages["remote_validation"].status == "passed"
-    assert rules.awaiting_manual_action("success", list(stages.values())) == []
+    assert stage_rules.awaiting_manual_action("success", list(stages.values())) == []
     assert not verdict(jobs)[0].ok  # without the option, the same pipeline is not released
+
+
+def test_documented_bridge_to_another_projects_pipeline_is_named_not_followed():
+    # GitLab's documented trigger job: its downstream pipeline runs in another project (diaspora/diaspora-client).
+    (bridge,) = [_bridge(item) for item in json.loads((REFERENCE / "pipeline_bridges_list.json").read_text())]
+    pipeline = _pipeline(PIPELINE | {"status": "success"})
+    infos = [_job(attrs) for attrs in green_jobs()]
+    stages = stage_rules.pipeline_stages(
+        DEFAULT_RELEASE_CONFIG, infos, runtimes=RUNTIMES, mode="full", profile="standard", pipeline_status="success"
+    )
+
+    downstream = [downstream_of(bridge, pipeline.project_id)]
+    verdict = record_rules.final_validation("release", pipeline, stages, (), downstream)
+
+    assert not downstream[0].followed
+    assert verdict.ok and verdict.warning  # released, over a downstream pipeline it did not read: said so
+    assert "teaspoon" in verdict.reason and "not followed" in verdict.reason
+    assert "diaspora/diaspora-client/pipelines/5" in verdict.reason

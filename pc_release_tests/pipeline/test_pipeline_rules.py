@@ -5,7 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from pc_release.models import GITLAB_STATUSES, JobInfo, PipelineInfo, PromotionRequest
-from pc_release.policy import pipeline as rules
+from pc_release.policy import promotion as promotion_rules
+from pc_release.policy.pipeline import gates as gate_rules
+from pc_release.policy.pipeline import record as record_rules
+from pc_release.policy.pipeline import stages as stage_rules
 from pc_release.release_config import DEFAULT_RELEASE_CONFIG, load_release_config
 
 CONFIG = DEFAULT_RELEASE_CONFIG
@@ -30,8 +33,8 @@ def job(name, status="success", stage="build-test", *, id=1, allow_failure=False
 
 
 def outcome(stage, jobs, *, mode="full", profile="standard", terminal=False, config=CONFIG):
-    grouped, _ = rules.group_by_stage(config, jobs)
-    return rules.stage_outcome(
+    grouped, _ = stage_rules.group_by_stage(config, jobs)
+    return stage_rules.stage_outcome(
         stage, grouped[stage], config=config, runtimes=RUNTIMES, mode=mode, profile=profile, pipeline_terminal=terminal
     )
 
@@ -62,7 +65,7 @@ def outcome(stage, jobs, *, mode="full", profile="standard", terminal=False, con
     ],
 )
 def test_job_state_for_every_gitlab_status(status, allow_failure, terminal, state):
-    assert rules.job_state(status, allow_failure, terminal) == state
+    assert stage_rules.job_state(status, allow_failure, terminal) == state
 
 
 @pytest.mark.parametrize(
@@ -77,12 +80,12 @@ def test_job_state_for_every_gitlab_status(status, allow_failure, terminal, stat
     ],
 )
 def test_a_required_manual_job_waits_for_its_action(status, allow_failure, terminal, state):
-    assert rules.job_state(status, allow_failure, terminal, required=True) == state
+    assert stage_rules.job_state(status, allow_failure, terminal, required=True) == state
 
 
 def test_every_documented_gitlab_status_has_a_state():
     for status in GITLAB_STATUSES:
-        assert rules.job_state(status, False, False) in rules.SETTLED_JOB_STATES | {"running", "manual"}
+        assert stage_rules.job_state(status, False, False) in stage_rules.SETTLED_JOB_STATES | {"running", "manual"}
 
 
 @pytest.mark.parametrize(
@@ -104,7 +107,7 @@ def test_every_documented_gitlab_status_has_a_state():
     ],
 )
 def test_stage_for_job_from_config_then_gitlab_stage_names(job_name, gitlab_stage, stage):
-    assert rules.stage_for_job(CONFIG, job_name, gitlab_stage) == stage
+    assert stage_rules.stage_for_job(CONFIG, job_name, gitlab_stage) == stage
 
 
 def test_stage_for_job_config_overrides_win():
@@ -112,8 +115,8 @@ def test_stage_for_job_config_overrides_win():
         "stages: {build_test: [verify]}\n"
         "job_stage_overrides: {platform_control_assemble_runtime_digests: digest_fan_in}\n"
     )
-    assert rules.stage_for_job(config, "unit", "verify") == "build_test"
-    assert rules.stage_for_job(config, "platform_control_assemble_runtime_digests", "package") == "digest_fan_in"
+    assert stage_rules.stage_for_job(config, "unit", "verify") == "build_test"
+    assert stage_rules.stage_for_job(config, "platform_control_assemble_runtime_digests", "package") == "digest_fan_in"
 
 
 @pytest.mark.parametrize(
@@ -154,7 +157,7 @@ def test_retried_attempts_are_listed_on_the_latest_job():
 def test_a_stage_without_jobs_is_not_run_under_web_fast_and_missing_otherwise():
     assert outcome("deployment", [], profile="web-fast").status == "not_run_by_profile"
     missing = outcome("deployment", [])
-    assert missing.status == "missing" and not rules.stage_passed(missing).ok
+    assert missing.status == "missing" and not gate_rules.stage_passed(missing).ok
 
 
 def test_package_expects_a_publish_job_per_runtime_unless_filtered_or_left_out_by_web_fast():
@@ -201,12 +204,12 @@ def test_deploy_mode_lists_report_only_evidence_as_not_run():
     ],
 )
 def test_owning_layer_hints_follow_the_policy(job_name, stage, hint):
-    assert hint in rules.owning_layer_hint(CONFIG, job_name, stage, RUNTIMES)
+    assert hint in stage_rules.owning_layer_hint(CONFIG, job_name, stage, RUNTIMES)
 
 
 def test_failed_job_carries_its_hint_into_the_stage_verdict():
     result = outcome("build_test", [job("frontend-test", "failed"), job("sdk-check", id=2)])
-    verdict = rules.stage_passed(result)
+    verdict = gate_rules.stage_passed(result)
     assert not verdict.ok and "frontend-test" in verdict.reason and "UI contract" in verdict.reason
 
 
@@ -219,14 +222,16 @@ def test_failed_job_carries_its_hint_into_the_stage_verdict():
     ],
 )
 def test_runtime_digests_present(digests, ok, words):
-    verdict = rules.runtime_digests_present(CONFIG, rules.runtime_plan(CONFIG, RUNTIMES, "standard"), digests)
+    verdict = gate_rules.runtime_digests_present(
+        CONFIG, stage_rules.runtime_plan(CONFIG, RUNTIMES, "standard"), digests
+    )
     assert verdict.ok is ok and words in verdict.reason
 
 
 def test_runtime_plan_filters_and_web_fast():
     config = load_release_config("publish_filters: {worker: external}\n")
-    assert rules.runtime_plan(config, RUNTIMES, "standard").expected == ["api", "web"]
-    plan = rules.runtime_plan(config, RUNTIMES, "web-fast")
+    assert stage_rules.runtime_plan(config, RUNTIMES, "standard").expected == ["api", "web"]
+    plan = stage_rules.runtime_plan(config, RUNTIMES, "web-fast")
     assert (plan.expected, plan.not_run_by_profile, plan.filtered) == (["web"], ["api"], {"worker": "external"})
 
 
@@ -252,7 +257,7 @@ DEV_TEST = PromotionRequest(kind="dev-test", mode="deploy", allow_divergence=Tru
     ],
 )
 def test_failed_sha_retry(last, request_, ok, warning, words):
-    verdict = rules.failed_sha_retry(SHA, last, request_)
+    verdict = promotion_rules.failed_sha_retry(SHA, last, request_)
     assert (verdict.ok, verdict.warning) == (ok, warning)
     assert words in verdict.reason
     if request_.transient_retry_reason:
@@ -261,8 +266,8 @@ def test_failed_sha_retry(last, request_, ok, warning, words):
 
 def stages_with(deployment="passed", remote="passed"):
     return [
-        rules.StageOutcome(stage="deployment", status=deployment),
-        rules.StageOutcome(stage="remote_validation", status=remote),
+        stage_rules.StageOutcome(stage="deployment", status=deployment),
+        stage_rules.StageOutcome(stage="remote_validation", status=remote),
     ]
 
 
@@ -280,25 +285,27 @@ def stages_with(deployment="passed", remote="passed"):
     ],
 )
 def test_record_status(kind, status, stages, failed_gates, expected):
-    assert rules.record_status(kind, status, stages, failed_gates) == expected
-    verdict = rules.final_validation(kind, pipeline(status), stages, failed_gates)
+    assert record_rules.record_status(kind, status, stages, failed_gates) == expected
+    verdict = record_rules.final_validation(kind, pipeline(status), stages, failed_gates)
     assert verdict.ok == (expected in ("released", "dev-test, not released"))
 
 
 def test_operator_checklist_names_its_evidence_or_not_checked():
     gates = {
-        "reachable_from_master": rules.Gate(name="reachable_from_master", passed=True, description="on master"),
-        "master_ci_green_on_exact_sha": rules.Gate(
+        "reachable_from_master": record_rules.Gate(name="reachable_from_master", passed=True, description="on master"),
+        "master_ci_green_on_exact_sha": record_rules.Gate(
             name="master_ci_green_on_exact_sha", passed=False, description="red"
         ),
-        "local_preflight_gate": rules.Gate(name="local_preflight_gate", passed=True, warning=True, description="adv"),
-        "runtime_files_present": rules.Gate(name="runtime_files_present", passed=True, description="all there"),
+        "local_preflight_gate": record_rules.Gate(
+            name="local_preflight_gate", passed=True, warning=True, description="adv"
+        ),
+        "runtime_files_present": record_rules.Gate(name="runtime_files_present", passed=True, description="all there"),
     }
-    build = rules.StageOutcome(
+    build = stage_rules.StageOutcome(
         stage="build_test",
         status="passed",
         jobs=[
-            rules.JobRow(
+            stage_rules.JobRow(
                 id=1,
                 name="sdk-check",
                 gitlab_stage="build-test",
@@ -311,7 +318,9 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     )
     items = {
         i.item: i
-        for i in rules.operator_checklist(gates, {"status": "failed", "classifications": "{'e2e': 'flaky'}"}, [build])
+        for i in record_rules.operator_checklist(
+            gates, {"status": "failed", "classifications": "{'e2e': 'flaky'}"}, [build]
+        )
     }
     assert items["Intended fix is on master"].status == "proved"
     assert items["CI green on the exact SHA being promoted"].status == "failed"
@@ -320,7 +329,7 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     assert items["No manual release-only edits pending"].status == "not checked"
     assert items["Generated artifacts required by CI are committed"].evidence == "release pipeline: sdk-check success"
     assert items["Bootstrap/config/runtime files present on the promoted SHA"].evidence.startswith("runtime_files")
-    assert len(items) == len(rules.CHECKLIST)
+    assert len(items) == len(record_rules.CHECKLIST)
 
 
 @pytest.mark.parametrize(
@@ -335,13 +344,13 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     ],
 )
 def test_running_digest(image_id, digest):
-    assert rules.running_digest(image_id) == digest
+    assert gate_rules.running_digest(image_id) == digest
 
 
 def test_runtime_image_conformance():
     want = "sha256:" + "a" * 64
     running = {
-        "api": rules.RunningRuntime(
+        "api": gate_rules.RunningRuntime(
             runtime="api",
             workload="Deployment/api",
             container="api",
@@ -349,23 +358,23 @@ def test_runtime_image_conformance():
             image_ids=[f"r/api@{want}", f"r/api@{want}"],
         ),
     }
-    assert rules.runtime_image_conformance({"api": want}, running, "ctx").ok
+    assert gate_rules.runtime_image_conformance({"api": want}, running, "ctx").ok
     other = "sha256:" + "e" * 64
     mixed = {"api": running["api"].model_copy(update={"image_ids": [f"r/api@{want}", f"r/api@{other}"]})}
-    verdict = rules.runtime_image_conformance({"api": want}, mixed, "ctx")
+    verdict = gate_rules.runtime_image_conformance({"api": want}, mixed, "ctx")
     assert not verdict.ok and f"api: expected {want}, running {other}" in verdict.reason
-    assert "no fan-in digest" in rules.runtime_image_conformance({"api": None}, running, "ctx").reason
+    assert "no fan-in digest" in gate_rules.runtime_image_conformance({"api": None}, running, "ctx").reason
     loaded = {"api": running["api"].model_copy(update={"image_ids": [f"r/api@{want}", other]})}
-    verdict = rules.runtime_image_conformance({"api": want}, loaded, "ctx")
+    verdict = gate_rules.runtime_image_conformance({"api": want}, loaded, "ctx")
     assert verdict.ok and verdict.warning and f"api: cannot verify, the pods report image ID {other}" in verdict.reason
     unnamed = {"api": running["api"].model_copy(update={"image_ids": [], "pods_without_container": ["api-0"]})}
-    verdict = rules.runtime_image_conformance({"api": want}, unnamed, "ctx")
+    verdict = gate_rules.runtime_image_conformance({"api": want}, unnamed, "ctx")
     assert not verdict.ok and "api-0 of Deployment/api have no container named" in verdict.reason
     assert "no running pod reports" not in verdict.reason
     starting = {"api": running["api"].model_copy(update={"image_ids": [""]})}  # containers still being created
     assert (
         "api: no running pod reports an image ID"
-        in rules.runtime_image_conformance({"api": want}, starting, "ctx").reason
+        in gate_rules.runtime_image_conformance({"api": want}, starting, "ctx").reason
     )
 
 

@@ -107,7 +107,7 @@ def test_gitlab_requests_are_bounded_by_pipelines_in_flight(platform, instance, 
     second, _ = release(world, server, instance)
     server.reset_request_log()
     driver.tick()
-    assert len(gitlab_requests(server)) == 4  # per pipeline: the pipeline and its jobs
+    assert len(gitlab_requests(server)) == 6  # per pipeline: the pipeline, its jobs and its trigger jobs
 
     for pid in (first, second):
         server.set_all_jobs_status(pid, "success")
@@ -117,7 +117,7 @@ def test_gitlab_requests_are_bounded_by_pipelines_in_flight(platform, instance, 
     driver.tick()
     artifacts = [p for p in gitlab_requests(server) if "/artifacts/" in p]
     assert len(artifacts) == 4  # each publish job's digest artifact, read once
-    assert len(gitlab_requests(server)) == 4 + 4
+    assert len(gitlab_requests(server)) == 6 + 4
     assert len(history(instance, "release_record")) == 2
 
     # History grows, in-flight count is zero again: back to no GitLab request at all.

@@ -40,6 +40,13 @@ ENTITY_EXTRAS: dict[str, dict[str, set[str]]] = {
     },
     # Entities::CommitDetail: project_id; last_pipeline is Entities::Ci::PipelineBasic
     "commit": {"": {"project_id"} | COMMIT, "last_pipeline": PIPELINE_BASIC},
+    # Entities::Ci::Bridge < JobBasic: erased_at, failure_reason (if failed); downstream_pipeline is PipelineBasic
+    "bridge": {
+        "": {"erased_at", "failure_reason"},
+        "commit": COMMIT,
+        "pipeline": PIPELINE_BASIC,
+        "downstream_pipeline": PIPELINE_BASIC,
+    },
     "none": {},
 }
 
@@ -117,6 +124,23 @@ def test_answer_has_the_documented_keys_and_types_and_nothing_gitlab_does_not_se
         answer = next((item for item in answer if item.get("id") == released["job"]), answer[0])
     breaks = contract_breaks(answer, documented, ENTITY_EXTRAS[entity])
     assert not breaks, "\n".join(breaks)
+
+
+def test_bridges_have_the_documented_keys_and_types_and_nothing_gitlab_does_not_send(
+    gl: gitlab.Gitlab, server: SandboxGitLab, origin: Origin, project: ProjectProxy
+) -> None:
+    child = "child-deploy:\n  script: [echo deploy]\n"
+    trigger = "deploy-child:\n  stage: deploy\n  trigger:\n    include: child.yml\n    strategy: depend\n"
+    origin.commit({".gitlab-ci.yml": "stages: [deploy]\n" + trigger, "child.yml": child})
+    pipeline = project.pipelines.create({"ref": "master"}).id
+
+    (answer,) = gl.http_get(f"/projects/1/pipelines/{pipeline}/bridges")
+
+    assert answer["downstream_pipeline"] is not None
+    documented = reference("pipeline_bridges_list.json")[0]
+    breaks = contract_breaks(answer, documented, ENTITY_EXTRAS["bridge"])
+    assert not breaks, "\n".join(breaks)
+    assert gl.http_get(f"/projects/1/pipelines/{pipeline}/jobs") == []  # a trigger job is not a job here
 
 
 def test_job_of_a_passed_job_without_artifacts_has_no_failure_reason_or_artifacts_file(

@@ -4,7 +4,7 @@ reports each stage as a materialization when it finishes, so no Dagster run ever
 import dagster as dg
 
 from pc_release.defs.pipeline.partitions import runtime_partitions
-from pc_release.policy.pipeline import STAGE_TITLES
+from pc_release.policy.pipeline.stages import STAGE_TITLES
 
 GROUP = "pipeline"
 

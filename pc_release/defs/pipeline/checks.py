@@ -12,7 +12,7 @@ from pc_release.defs.pipeline.watch import WatchedPipeline, final_verdict, obser
 from pc_release.defs.promotion.assets import check_result
 from pc_release.errors import GitLabError
 from pc_release.models import SourceCommit, Verdict
-from pc_release.policy import pipeline as rules
+from pc_release.policy import promotion as promotion_rules
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
 
@@ -26,7 +26,7 @@ from pc_release.resources.gitlab import GitLabResource
 def failed_sha_retry(source_commit: SourceCommit, gitlab: GitLabResource) -> dg.AssetCheckResult:
     """One GitLab request: the newest release-branch pipeline that ran this exact SHA."""
     last = gitlab.latest_pipelines(gitlab.release_branch, per_page=1, sha=source_commit.sha)
-    verdict = rules.failed_sha_retry(source_commit.sha, last[0] if last else None, source_commit.request)
+    verdict = promotion_rules.failed_sha_retry(source_commit.sha, last[0] if last else None, source_commit.request)
     return check_result(verdict, "source_commit")
 
 

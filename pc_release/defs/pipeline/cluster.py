@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pc_release.errors import PcReleaseError
 from pc_release.models import KubeDeployment, KubePod, KubeSelectorRequirement, Verdict
-from pc_release.policy import pipeline as rules
+from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.release_config import ReleaseConfig
 from pc_release.resources.kubernetes import KubernetesResource
 
@@ -57,12 +57,12 @@ def _pods_of(deployment: KubeDeployment, pods: Sequence[KubePod]) -> list[KubePo
 
 def running_runtime(
     runtime: str, container: str, deployments: Sequence[KubeDeployment], pods: Sequence[KubePod]
-) -> rules.RunningRuntime:
+) -> gate_rules.RunningRuntime:
     """One runtime as the cluster runs it: the image ID of its own `container` in each live pod, and only that
     (sidecars such as istio-proxy and init containers run other images on purpose)."""
     deployment = _workload(deployments, runtime)
     if deployment is None:
-        return rules.RunningRuntime(
+        return gate_rules.RunningRuntime(
             runtime=runtime, workload=None, container=container, rollout_complete=False, rollout_detail="absent"
         )
     selected = _pods_of(deployment, pods)
@@ -75,7 +75,7 @@ def running_runtime(
     wanted = deployment.replicas if deployment.replicas is not None else 1
     ready_pods = sum(1 for pod in selected if pod.ready)
     complete = deployment.ready_replicas >= wanted and ready_pods == len(selected) and ready_pods >= wanted
-    return rules.RunningRuntime(
+    return gate_rules.RunningRuntime(
         runtime=runtime,
         workload=f"{deployment.kind}/{deployment.name}",
         container=container,
@@ -108,4 +108,4 @@ class ReleaseClusterResource(KubernetesResource):
         running = {
             runtime: running_runtime(runtime, config.container_for(runtime), deployments, pods) for runtime in expected
         }
-        return rules.runtime_image_conformance(expected, running, target)
+        return gate_rules.runtime_image_conformance(expected, running, target)

@@ -10,7 +10,7 @@ import dagster as dg
 
 from pc_release.defs.pipeline.watch import Observation
 from pc_release.models import Verdict
-from pc_release.policy import pipeline as rules
+from pc_release.policy.pipeline import stages as stage_rules
 
 
 def check_evaluation(verdict: Verdict, asset: str) -> dg.AssetCheckEvaluation:
@@ -42,7 +42,7 @@ def pipeline_metadata(observation: Observation) -> dict[str, Any]:
     }
 
 
-def _jobs_table(rows: list[rules.JobRow]) -> str:
+def _jobs_table(rows: list[stage_rules.JobRow]) -> str:
     lines = ["| job | status | duration (s) | attempts | GitLab |", "|---|---|---|---|---|"]
     for row in rows:
         attempts = ", ".join([*row.earlier_attempts, f"#{row.id} {row.status}"])
@@ -60,7 +60,7 @@ def _logs_markdown(logs: dict[str, str]) -> str:
 
 
 def stage_materialization(
-    observation: Observation, stage: rules.StageOutcome, failed_job_logs: dict[str, str] | None = None
+    observation: Observation, stage: stage_rules.StageOutcome, failed_job_logs: dict[str, str] | None = None
 ) -> dg.AssetMaterialization:
     metadata = pipeline_metadata(observation) | {
         "stage_status": stage.status,
@@ -80,7 +80,7 @@ def stage_materialization(
     if retried:
         metadata["retried_jobs"] = dg.MetadataValue.json(retried)
     if stage.not_run_by_profile:
-        metadata[rules.NOT_RUN_BY_PROFILE] = dg.MetadataValue.json(stage.not_run_by_profile)
+        metadata[stage_rules.NOT_RUN_BY_PROFILE] = dg.MetadataValue.json(stage.not_run_by_profile)
     if stage.ran_outside_profile:
         metadata["ran_outside_profile"] = dg.MetadataValue.json(stage.ran_outside_profile)
     if stage.hints:
@@ -91,12 +91,12 @@ def stage_materialization(
         metadata["digests"] = dg.MetadataValue.json(observation.digests())
     return dg.AssetMaterialization(
         asset_key=stage.stage,
-        description=f"{rules.STAGE_TITLES[stage.stage]}: {stage.status} in pipeline {observation.pipeline.id}",
+        description=f"{stage_rules.STAGE_TITLES[stage.stage]}: {stage.status} in pipeline {observation.pipeline.id}",
         metadata=metadata,
     )
 
 
-def digest_materialization(observation: Observation, runtime: str, job: rules.JobRow) -> dg.AssetMaterialization:
+def digest_materialization(observation: Observation, runtime: str, job: stage_rules.JobRow) -> dg.AssetMaterialization:
     digest = observation.digests().get(runtime)
     metadata = pipeline_metadata(observation) | {
         "runtime": runtime,
@@ -122,5 +122,5 @@ def digest_key(runtime: str) -> str:
     return f"runtime_digest/{runtime}"
 
 
-def digest_signature(observation: Observation, runtime: str, job: rules.JobRow) -> str:
+def digest_signature(observation: Observation, runtime: str, job: stage_rules.JobRow) -> str:
     return f"{job.id}:{job.status}:{observation.digests().get(runtime)}"

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 
 from pc_release.defs.pipeline.watch import Observation, pipeline_gate_verdicts
 from pc_release.models import Verdict
-from pc_release.policy import pipeline as rules
+from pc_release.policy.pipeline import gates as gate_rules
+from pc_release.policy.pipeline import record as record_rules
+from pc_release.policy.pipeline import stages as stage_rules
 
 RECORD_FILE = "platform-control-release-record-{pipeline_id}.json"
 # Promotion gates in lineage order; the record lists them first, as the operator met them.
@@ -30,7 +32,7 @@ class PromotionEvidence(BaseModel):
 
     run_id: str | None = None
     metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    gates: dict[str, rules.Gate] = Field(default_factory=dict)
+    gates: dict[str, record_rules.Gate] = Field(default_factory=dict)
     gate_metadata: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def value(self, asset: str, key: str, default: Any = None) -> Any:
@@ -59,7 +61,7 @@ def promotion_evidence(instance: dg.DagsterInstance, run_id: str | None) -> Prom
         else:
             check = event.event_specific_data
             warning = not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-            evidence.gates[check.check_name] = rules.Gate(
+            evidence.gates[check.check_name] = record_rules.Gate(
                 name=check.check_name,
                 passed=check.passed or warning,
                 warning=warning,
@@ -106,7 +108,7 @@ class RuntimeRecord(BaseModel):
 
 
 class ReleaseRecord(BaseModel):
-    status: rules.RecordStatus
+    status: record_rules.RecordStatus
     kind: str
     sha: str
     source_ref: str | None
@@ -125,7 +127,10 @@ class ReleaseRecord(BaseModel):
     runtimes: list[RuntimeRecord]
     runtime_image_conformance: str
     not_run_by_profile: list[str]
-    checklist: list[rules.ChecklistItem]
+    checklist: list[record_rules.ChecklistItem]
+    downstream_pipelines: list[str] = Field(
+        default_factory=list, description="Each trigger job's downstream pipeline: followed child, or not followed"
+    )
     notes: list[str]
 
 
@@ -133,19 +138,19 @@ def _outcome(verdict: Verdict) -> str:
     return "failed" if not verdict.ok else "warning" if verdict.warning else "passed"
 
 
-def _gate_outcome(gate: rules.Gate) -> str:
+def _gate_outcome(gate: record_rules.Gate) -> str:
     return "warning" if gate.warning else "passed" if gate.passed else "failed"
 
 
-def _stage_gate(stage: rules.StageOutcome) -> GateRecord:
+def _stage_gate(stage: stage_rules.StageOutcome) -> GateRecord:
     outcome = {
         "passed": "passed",
         "passed_with_warnings": "warning",
-        "not_run_by_profile": rules.NOT_RUN_BY_PROFILE,
+        "not_run_by_profile": stage_rules.NOT_RUN_BY_PROFILE,
         "skipped": "skipped",
         "canceled": "canceled",
     }.get(stage.status, "failed")
-    detail = rules.stage_passed(stage).reason if outcome != "skipped" else "skipped after an earlier failure"
+    detail = gate_rules.stage_passed(stage).reason if outcome != "skipped" else "skipped after an earlier failure"
     return GateRecord(name=f"stage {stage.stage}", outcome=outcome, detail=detail)
 
 
@@ -157,13 +162,13 @@ def _runtimes(observation: Observation) -> list[RuntimeRecord]:
             rows.append(RuntimeRecord(runtime=runtime, outcome=f"filtered: {plan.filtered[runtime]}"))
             continue
         if runtime in plan.not_run_by_profile:
-            rows.append(RuntimeRecord(runtime=runtime, outcome=rules.NOT_RUN_BY_PROFILE))
+            rows.append(RuntimeRecord(runtime=runtime, outcome=stage_rules.NOT_RUN_BY_PROFILE))
             continue
         job = observation.publish_job(runtime)
         digest = digests.get(runtime)
         if job is None:
             outcome = "no publish job"
-        elif job.state == "passed" and digest and rules.DIGEST.fullmatch(digest):
+        elif job.state == "passed" and digest and gate_rules.DIGEST.fullmatch(digest):
             outcome = "published"
         elif job.state == "passed":
             problem = observation.digest_problems().get(runtime)
@@ -213,7 +218,7 @@ def build_record(
     if watched.conformance is None:
         gates.append(GateRecord(name="runtime_image_conformance", outcome="not checked", detail=conformance_note))
     failed = [v.rule for v in pipeline_gates if not v.ok]
-    final = rules.final_validation(watched.kind, pipeline, stages, failed)
+    final = record_rules.final_validation(watched.kind, pipeline, stages, failed, observation.downstream)
     gates.append(GateRecord(name=final.rule, outcome=_outcome(final), detail=final.reason))
     not_run = [f"runtime {r}" for r in observation.plan.not_run_by_profile]
     not_run += [item for stage in stages for item in stage.not_run_by_profile if not item.startswith("publish")]
@@ -221,7 +226,7 @@ def build_record(
     preflight = {k: str(v) for k, v in evidence.metadata.get("local_preflight", {}).items() if v not in (None, "", {})}
     reason = evidence.gate_metadata.get("failed_sha_retry", {}).get("transient_retry_reason")
     return ReleaseRecord(
-        status=rules.record_status(watched.kind, pipeline.status, stages, failed),
+        status=record_rules.record_status(watched.kind, pipeline.status, stages, failed, observation.downstream),
         kind=watched.kind,
         sha=watched.sha,
         source_ref=evidence.value("source_commit", "source_ref"),
@@ -239,8 +244,8 @@ def build_record(
         stages=[
             StageRecord(
                 stage=s.stage,
-                title=rules.STAGE_TITLES[s.stage],
-                status=rules.NOT_RUN_BY_PROFILE if s.status == "not_run_by_profile" else s.status,
+                title=stage_rules.STAGE_TITLES[s.stage],
+                status=stage_rules.NOT_RUN_BY_PROFILE if s.status == "not_run_by_profile" else s.status,
                 started_at=s.started_at,
                 finished_at=s.finished_at,
                 duration_seconds=s.duration,
@@ -263,7 +268,8 @@ def build_record(
         runtimes=_runtimes(observation),
         runtime_image_conformance=watched.conformance.reason if watched.conformance else conformance_note,
         not_run_by_profile=not_run,
-        checklist=rules.operator_checklist(evidence.gates, preflight, stages),
+        checklist=record_rules.operator_checklist(evidence.gates, preflight, stages),
+        downstream_pipelines=[d.describe() for d in observation.downstream],
         notes=observation.notes,
     )
 
@@ -280,7 +286,7 @@ def render_markdown(record: ReleaseRecord) -> str:
     if record.transient_retry_reason:
         lines.append(f"- retry of a failed SHA, stated transient: {record.transient_retry_reason}")
     if record.not_run_by_profile:
-        lines.append(f"- {rules.NOT_RUN_BY_PROFILE}: {', '.join(record.not_run_by_profile)}")
+        lines.append(f"- {stage_rules.NOT_RUN_BY_PROFILE}: {', '.join(record.not_run_by_profile)}")
     lines += ["", "### Gates", "", "| gate | outcome | detail |", "|---|---|---|"]
     lines += [f"| {g.name} | {g.outcome} | {_cell(g.detail)} |" for g in record.gates]
     lines += ["", "### Stages", "", "| stage | status | jobs | hints |", "|---|---|---|---|"]
@@ -290,6 +296,8 @@ def render_markdown(record: ReleaseRecord) -> str:
     lines += ["", "### Runtimes", "", "| runtime | outcome | digest |", "|---|---|---|"]
     lines += [f"| {r.runtime} | {r.outcome} | `{r.digest or '—'}` |" for r in record.runtimes]
     lines += ["", f"Runtime image conformance: {record.runtime_image_conformance}"]
+    if record.downstream_pipelines:
+        lines += ["", "### Downstream pipelines", ""] + [f"- {item}" for item in record.downstream_pipelines]
     lines += ["", "### Operator checklist", "", "| item | status | evidence |", "|---|---|---|"]
     lines += [f"| {c.item} | {c.status} | {_cell(c.evidence)} |" for c in record.checklist]
     outside = [job for stage in record.stages for job in stage.ran_outside_profile]

@@ -1,5 +1,6 @@
-"""One look at a watched release pipeline: GitLab's pipeline and jobs, the release config and runtime matrix at
-its SHA, the runtime digests from the publish jobs' artifacts, and the verdicts of every stage's checks."""
+"""One look at a watched release pipeline: GitLab's pipeline, its jobs and those of the child pipelines its
+trigger jobs started, the release config and runtime matrix at its SHA, the runtime digests from the publish jobs'
+artifacts, and the verdicts of every stage's checks."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pydantic import BaseModel, Field
 
 from pc_release.dotenv import DotenvError, parse_dotenv_report
 from pc_release.errors import InvalidInput
-from pc_release.models import GITLAB_TERMINAL_STATUSES, PipelineInfo, Verdict
-from pc_release.policy import pipeline as rules
+from pc_release.models import GITLAB_TERMINAL_STATUSES, BridgeInfo, JobInfo, PipelineInfo, Verdict
+from pc_release.policy.pipeline import downstream as downstream_rules
+from pc_release.policy.pipeline import gates as gate_rules
+from pc_release.policy.pipeline import record as record_rules
+from pc_release.policy.pipeline import stages as stage_rules
 from pc_release.release_config import (
     DEFAULT_RELEASE_CONFIG,
     RELEASE_CONFIG_PATH,
@@ -71,25 +75,29 @@ class Observation:
     pipeline: PipelineInfo
     config: ReleaseConfig
     runtimes: list[str]
-    stages: list[rules.StageOutcome]
+    stages: list[stage_rules.StageOutcome]
     notes: list[str]
+    downstream: list[downstream_rules.Downstream]
 
     @property
     def terminal(self) -> bool:
-        """GitLab finished the pipeline and no job the release requires still waits for its manual action."""
+        """GitLab finished the pipeline and the child pipelines it follows, and no job the release requires still
+        waits for its manual action."""
         pipeline = self.pipeline
-        return pipeline.status in GITLAB_TERMINAL_STATUSES and not rules.awaiting_manual_action(
-            pipeline.status, self.stages
+        return (
+            pipeline.status in GITLAB_TERMINAL_STATUSES
+            and all(d.settled for d in self.downstream)
+            and not stage_rules.awaiting_manual_action(pipeline.status, self.stages)
         )
 
     @property
-    def plan(self) -> rules.RuntimePlan:
-        return rules.runtime_plan(self.config, self.runtimes, self.watched.profile)
+    def plan(self) -> stage_rules.RuntimePlan:
+        return stage_rules.runtime_plan(self.config, self.runtimes, self.watched.profile)
 
-    def stage(self, name: str) -> rules.StageOutcome:
+    def stage(self, name: str) -> stage_rules.StageOutcome:
         return next(stage for stage in self.stages if stage.stage == name)
 
-    def publish_job(self, runtime: str) -> rules.JobRow | None:
+    def publish_job(self, runtime: str) -> stage_rules.JobRow | None:
         name = self.config.publish_job_for(runtime)
         return next((row for row in self.stage("package").jobs if row.name == name), None)
 
@@ -144,27 +152,60 @@ def runtimes_at(clone: GitClone, sha: str, config: ReleaseConfig) -> tuple[list[
         return [], [f"runtime matrix {config.runtime_matrix} at {sha}: {err}"]
 
 
+def _latest_bridges(bridges: list[BridgeInfo]) -> list[BridgeInfo]:
+    """Each trigger job's latest attempt (the highest id of its name), in pipeline order."""
+    latest: dict[str, BridgeInfo] = {}
+    for bridge in sorted(bridges, key=lambda b: b.id):
+        latest[bridge.name] = bridge
+    return list(latest.values())
+
+
+def pipeline_tree(
+    gitlab: GitLabResource, pipeline: PipelineInfo
+) -> tuple[list[JobInfo], list[downstream_rules.Downstream]]:
+    """The pipeline's jobs with those of every child pipeline below it, and each trigger job's downstream.
+
+    GitLab lists trigger jobs apart from the jobs (`/bridges`): two requests per pipeline, one more per child.
+    """
+    jobs: list[JobInfo] = []
+    downstream: list[downstream_rules.Downstream] = []
+    queue, seen = [pipeline.id], {pipeline.id}
+    while queue:
+        pipeline_id = queue.pop(0)
+        jobs += gitlab.pipeline_jobs(pipeline_id, include_retried=True)
+        for bridge in _latest_bridges(gitlab.pipeline_bridges(pipeline_id)):
+            found = downstream_rules.downstream_of(bridge, pipeline.project_id)
+            downstream.append(found)
+            if found.followed and found.pipeline_id is not None and found.pipeline_id not in seen:
+                seen.add(found.pipeline_id)
+                queue.append(found.pipeline_id)
+    return jobs, downstream
+
+
 def observe(watched: WatchedPipeline, gitlab: GitLabResource, clone: GitClone) -> Observation:
-    """Two GitLab requests (the pipeline, its jobs with retried attempts) and two `git show`s."""
+    """Three GitLab requests (the pipeline, its jobs with retried attempts, its trigger jobs), two more per child
+    pipeline, and two `git show`s."""
     pipeline = gitlab.pipeline(watched.pipeline_id)
-    jobs = gitlab.pipeline_jobs(watched.pipeline_id, include_retried=True)
+    jobs, downstream = pipeline_tree(gitlab, pipeline)
     config, notes = release_config_at(clone, watched.sha)
     runtimes, matrix_notes = runtimes_at(clone, watched.sha, config)
-    stages = rules.pipeline_stages(
+    stages = stage_rules.pipeline_stages(
         config,
         jobs,
         runtimes=runtimes,
         mode=watched.mode,
         profile=watched.profile,
         pipeline_status=pipeline.status,
+        downstream_status={d.pipeline_id: d.pipeline_status or "" for d in downstream if d.followed and d.pipeline_id},
     )
-    _, unwatched = rules.group_by_stage(config, jobs)
+    _, unwatched = stage_rules.group_by_stage(config, jobs)
     if unwatched:
         names = ", ".join(f"{job.name} ({job.stage})" for job in unwatched)
         matrix_notes.append(
             f"jobs in GitLab stages no pc-release stage watches (see `stages` in .pc-release.yaml): {names}"
         )
-    return Observation(watched, pipeline, config, runtimes, stages, notes + matrix_notes)
+    matrix_notes += downstream_rules.not_followed(downstream)
+    return Observation(watched, pipeline, config, runtimes, stages, notes + matrix_notes, downstream)
 
 
 def read_new_digests(observation: Observation, gitlab: GitLabResource) -> None:
@@ -183,7 +224,7 @@ def read_new_digests(observation: Observation, gitlab: GitLabResource) -> None:
         watched.digests[runtime] = _digest_read(gitlab, config, runtime, job)
 
 
-def _digest_read(gitlab: GitLabResource, config: ReleaseConfig, runtime: str, job: rules.JobRow) -> DigestRead:
+def _digest_read(gitlab: GitLabResource, config: ReleaseConfig, runtime: str, job: stage_rules.JobRow) -> DigestRead:
     """The digest from the publish job's copy of its dotenv report in the job's artifacts (what GitLab serves)."""
     artifact = config.digest_artifact
     content = gitlab.job_artifact(job.id, artifact)
@@ -206,16 +247,16 @@ def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
     outcome = observation.stage(stage)
     verdicts = []
     if outcome.ran or outcome.status in ("failed", "missing"):
-        verdicts.append(rules.stage_passed(outcome))
+        verdicts.append(gate_rules.stage_passed(outcome))
     if stage == "package":
         verdicts.append(
-            rules.runtimes_have_publish_jobs(
+            gate_rules.runtimes_have_publish_jobs(
                 observation.config, observation.runtimes, outcome, observation.watched.profile
             )
         )
     if stage == "digest_fan_in" and (outcome.ran or outcome.status == "missing"):
         verdicts.append(
-            rules.runtime_digests_present(
+            gate_rules.runtime_digests_present(
                 observation.config, observation.plan, observation.digests(), observation.digest_problems()
             )
         )
@@ -224,7 +265,9 @@ def stage_verdicts(observation: Observation, stage: str) -> list[Verdict]:
 
 def pipeline_gate_verdicts(observation: Observation) -> list[Verdict]:
     """pc-release's own gates over the pipeline, beyond its jobs: publish coverage, digests, image conformance."""
-    verdicts = [v for stage in rules.STAGES for v in stage_verdicts(observation, stage) if v.rule != "stage_passed"]
+    verdicts = [
+        v for stage in stage_rules.STAGES for v in stage_verdicts(observation, stage) if v.rule != "stage_passed"
+    ]
     if observation.watched.conformance is not None:
         verdicts.append(observation.watched.conformance)
     return verdicts
@@ -232,4 +275,6 @@ def pipeline_gate_verdicts(observation: Observation) -> list[Verdict]:
 
 def final_verdict(observation: Observation) -> Verdict:
     failed = [v.rule for v in pipeline_gate_verdicts(observation) if not v.ok]
-    return rules.final_validation(observation.watched.kind, observation.pipeline, observation.stages, failed)
+    return record_rules.final_validation(
+        observation.watched.kind, observation.pipeline, observation.stages, failed, observation.downstream
+    )

@@ -1,0 +1,2 @@
+"""Release pipeline rules: stage mapping (`stages`), gates over a pipeline (`gates`), the record and its
+checklist (`record`)."""
