@@ -27,7 +27,7 @@ from pc_release.defs.pipeline.watch import (
     stage_verdicts,
 )
 from pc_release.errors import GitLabError
-from pc_release.policy.pipeline import StageOutcome
+from pc_release.policy.pipeline.stages import StageOutcome
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
