@@ -112,16 +112,10 @@ class PipelineInfo(Record):
         return self.status in GITLAB_TERMINAL_STATUSES
 
 
-class BridgeInfo(Record):
-    """A trigger job (GitLab's bridge) and the downstream pipeline it started, if any yet."""
+class BridgeInfo(JobInfo):
+    """A trigger job (GitLab's bridge: `Entities::Ci::Bridge` is a `JobBasic` plus `downstream_pipeline`) and the
+    downstream pipeline it started, if any yet."""
 
-    id: int
-    name: str
-    stage: str
-    status: str
-    web_url: str
-    allow_failure: bool = False
-    pipeline_id: int | None = None
     downstream: PipelineInfo | None = None
 
 

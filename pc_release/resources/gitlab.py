@@ -56,8 +56,9 @@ def _pipeline(attrs: dict[str, Any]) -> PipelineInfo:
     )
 
 
-def _job(attrs: dict[str, Any]) -> JobInfo:
-    return JobInfo(
+def _job_fields(attrs: dict[str, Any]) -> dict[str, Any]:
+    """What a job and a trigger job share: GitLab's `JobBasic` entity."""
+    return dict(
         id=attrs["id"],
         name=attrs["name"],
         stage=attrs.get("stage") or "",
@@ -71,18 +72,13 @@ def _job(attrs: dict[str, Any]) -> JobInfo:
     )
 
 
+def _job(attrs: dict[str, Any]) -> JobInfo:
+    return JobInfo(**_job_fields(attrs))
+
+
 def _bridge(attrs: dict[str, Any]) -> BridgeInfo:
     downstream = attrs.get("downstream_pipeline")
-    return BridgeInfo(
-        id=attrs["id"],
-        name=attrs["name"],
-        stage=attrs.get("stage") or "",
-        status=attrs["status"],
-        web_url=attrs.get("web_url") or "",
-        allow_failure=bool(attrs.get("allow_failure")),
-        pipeline_id=(attrs.get("pipeline") or {}).get("id"),
-        downstream=_pipeline(downstream) if downstream else None,
-    )
+    return BridgeInfo(**_job_fields(attrs), downstream=_pipeline(downstream) if downstream else None)
 
 
 def _ci_source(attrs: dict[str, Any]) -> bool:

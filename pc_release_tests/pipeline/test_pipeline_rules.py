@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pc_release.models import GITLAB_STATUSES, JobInfo, PipelineInfo, PromotionRequest
+from pc_release.models import GITLAB_STATUSES, BridgeInfo, JobInfo, PipelineInfo, PromotionRequest
 from pc_release.policy import promotion as promotion_rules
+from pc_release.policy.pipeline import downstream as downstream_rules
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
 from pc_release.policy.pipeline import stages as stage_rules
@@ -388,3 +389,43 @@ def test_jobs_running_outside_the_profile_are_flagged_not_failed():
     assert evidence.ran_outside_profile == [
         "post-deploy-runtime-evidence (deploy mode skips the post-deploy report-only evidence)"
     ]
+
+
+def _bridge(downstream: PipelineInfo | None) -> BridgeInfo:
+    return BridgeInfo(
+        id=7, name="deploy-child", stage="deploy", status="success", web_url="http://gl/j/7", downstream=downstream
+    )
+
+
+def _downstream_pipeline(source: str, status: str, project_id: int) -> PipelineInfo:
+    return PipelineInfo(
+        id=90,
+        sha="a" * 40,
+        ref="release/platform-control",
+        status=status,
+        web_url="http://gl/p/90",
+        source=source,
+        project_id=project_id,
+    )
+
+
+@pytest.mark.parametrize(
+    ("downstream", "followed", "settled", "failed", "named"),
+    [
+        (_downstream_pipeline("parent_pipeline", "success", 1), True, True, False, None),
+        (_downstream_pipeline("parent_pipeline", "failed", 1), True, True, True, None),
+        (_downstream_pipeline("parent_pipeline", "running", 1), True, False, True, None),
+        (_downstream_pipeline("pipeline", "failed", 2), False, True, False, "not followed: not a child pipeline"),
+        (_downstream_pipeline("parent_pipeline", "success", 2), False, True, False, "(multi-project)"),
+        (None, False, True, False, "started no downstream pipeline"),
+    ],
+    ids=["child-passed", "child-failed", "child-running", "multi-project", "other-projects-child", "none-yet"],
+)
+def test_downstream_pipelines_followed_only_when_a_child_of_this_project(downstream, followed, settled, failed, named):
+    found = downstream_rules.downstream_of(_bridge(downstream), project_id=1)
+    assert (found.followed, found.settled, found.failed) == (followed, settled, failed)
+    listed = downstream_rules.not_followed([found])
+    if named is None:
+        assert listed == []
+    else:
+        assert len(listed) == 1 and named in listed[0] and "deploy-child" in listed[0]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from pc_release.dotenv import DotenvError, parse_dotenv_report
 from pc_release.errors import InvalidInput
-from pc_release.models import GITLAB_TERMINAL_STATUSES, BridgeInfo, JobInfo, PipelineInfo, Verdict
+from pc_release.models import GITLAB_TERMINAL_STATUSES, JobInfo, PipelineInfo, Verdict
 from pc_release.policy.pipeline import downstream as downstream_rules
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
@@ -152,14 +152,6 @@ def runtimes_at(clone: GitClone, sha: str, config: ReleaseConfig) -> tuple[list[
         return [], [f"runtime matrix {config.runtime_matrix} at {sha}: {err}"]
 
 
-def _latest_bridges(bridges: list[BridgeInfo]) -> list[BridgeInfo]:
-    """Each trigger job's latest attempt (the highest id of its name), in pipeline order."""
-    latest: dict[str, BridgeInfo] = {}
-    for bridge in sorted(bridges, key=lambda b: b.id):
-        latest[bridge.name] = bridge
-    return list(latest.values())
-
-
 def pipeline_tree(
     gitlab: GitLabResource, pipeline: PipelineInfo
 ) -> tuple[list[JobInfo], list[downstream_rules.Downstream]]:
@@ -173,7 +165,7 @@ def pipeline_tree(
     while queue:
         pipeline_id = queue.pop(0)
         jobs += gitlab.pipeline_jobs(pipeline_id, include_retried=True)
-        for bridge in _latest_bridges(gitlab.pipeline_bridges(pipeline_id)):
+        for bridge, _ in stage_rules.latest_attempts(gitlab.pipeline_bridges(pipeline_id)):
             found = downstream_rules.downstream_of(bridge, pipeline.project_id)
             downstream.append(found)
             if found.followed and found.pipeline_id is not None and found.pipeline_id not in seen:

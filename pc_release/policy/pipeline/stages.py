@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field
 
@@ -22,6 +22,8 @@ STAGE_TITLES = {
     "remote_validation": "Remote validation (endpoints, observability, image conformance, smoke, cleanup)",
 }
 NOT_RUN_BY_PROFILE = "not run by profile/mode"
+# A job or a trigger job (`BridgeInfo` is a `JobInfo`): both are retried the same way.
+AnyJob = TypeVar("AnyJob", bound=JobInfo)
 # "Confirm deploy and remote validation jobs passed": every job of these stages must run, manual ones included,
 # unless `.pc-release.yaml` names it in optional_release_jobs.
 REQUIRED_STAGES = frozenset({"deployment", "remote_validation"})
@@ -172,14 +174,14 @@ def job_state(status: str, allow_failure: bool, pipeline_terminal: bool, require
     return "running"
 
 
-def latest_attempts(jobs: Sequence[JobInfo]) -> list[tuple[JobInfo, list[JobInfo]]]:
-    """Each job's latest attempt with its earlier attempts, in pipeline order.
+def latest_attempts(jobs: Sequence[AnyJob]) -> list[tuple[AnyJob, list[AnyJob]]]:
+    """Each job's (or trigger job's) latest attempt with its earlier attempts, in pipeline order.
 
     GitLab's REST jobs carry no `retried` flag: the attempts of a job share its name in the pipeline, and a retry
     is a new job with a higher id, so the highest id is the latest attempt. A child pipeline's job of the same
     name is another job, not an attempt.
     """
-    attempts: dict[tuple[int | None, str], list[JobInfo]] = {}
+    attempts: dict[tuple[int | None, str], list[AnyJob]] = {}
     for job in sorted(jobs, key=lambda j: j.id):
         attempts.setdefault((job.pipeline_id, job.name), []).append(job)
     latest = sorted(attempts.values(), key=lambda tries: tries[-1].id)

@@ -366,27 +366,20 @@ class SandboxGitLab:
         if not jobs:
             raise PipelineCreationError("No stages / jobs for this pipeline.")
         now = time.time()
-        pipeline = {
-            "id": self._next_pipeline_id,
-            "iid": self._next_pipeline_id,
-            "sha": head,
-            "before_sha": before_sha,
-            "ref": ref,
-            "tag": is_tag,
-            "status": "created",
-            "source": source,
-            "created_at": now,
-            "updated_at": now,
-            "started_at": None,
-            "finished_at": None,
-            "variables": [
+        pipeline = self._register_pipeline(
+            ref=ref,
+            sha=head,
+            before_sha=before_sha,
+            tag=is_tag,
+            source=source,
+            status="created",
+            now=now,
+            variables=[
                 {"key": k, "value": v, "variable_type": (variable_types or {}).get(k, "env_var")}
                 for k, v in variables.items()
             ],
-            "upstream_bridge_id": upstream_bridge["id"] if upstream_bridge else None,
-        }
-        self._next_pipeline_id += 1
-        self._pipelines[pipeline["id"]] = pipeline
+            upstream_bridge_id=upstream_bridge["id"] if upstream_bridge else None,
+        )
         for job in jobs:
             self._add_job(pipeline, job, config.stages.index(job.stage), now)
         self._process(pipeline)
@@ -690,25 +683,54 @@ class SandboxGitLab:
             if "Missing CI config file" in message or "No stages / jobs" in message or "filtered out" in message:
                 return
             now = time.time()
-            pipeline = {
-                "id": self._next_pipeline_id,
-                "iid": self._next_pipeline_id,
-                "sha": sha,
-                "before_sha": before_sha,
-                "ref": branch,
-                "tag": False,
-                "status": "failed",
-                "source": "push",
-                "created_at": now,
-                "updated_at": now,
-                "started_at": None,
-                "finished_at": now,
-                "variables": [],
-                "yaml_errors": message,
-            }
-            self._next_pipeline_id += 1
-            self._pipelines[pipeline["id"]] = pipeline
+            self._register_pipeline(
+                ref=branch,
+                sha=sha,
+                before_sha=before_sha,
+                tag=False,
+                source="push",
+                status="failed",
+                now=now,
+                finished_at=now,
+                yaml_errors=message,
+            )
             self._save()
+
+    def _register_pipeline(
+        self,
+        *,
+        ref: str,
+        sha: str,
+        before_sha: str,
+        tag: bool,
+        source: str,
+        status: str,
+        now: float,
+        variables: list[dict[str, str]] | None = None,
+        finished_at: float | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A new pipeline under the next id: one that runs jobs, or one GitLab shows failed at once for its
+        configuration errors (`extra`: `upstream_bridge_id` of a child, `yaml_errors` of a broken config)."""
+        pipeline = {
+            "id": self._next_pipeline_id,
+            "iid": self._next_pipeline_id,
+            "sha": sha,
+            "before_sha": before_sha,
+            "ref": ref,
+            "tag": tag,
+            "status": status,
+            "source": source,
+            "created_at": now,
+            "updated_at": now,
+            "started_at": None,
+            "finished_at": finished_at,
+            "variables": variables or [],
+            **extra,
+        }
+        self._next_pipeline_id += 1
+        self._pipelines[pipeline["id"]] = pipeline
+        return pipeline
 
     # --- HTTP -------------------------------------------------------------------------------------------
 
