@@ -16,7 +16,7 @@ from pc_release.policy.audit import AUDIT_RULES, DEV_TEST, DriftState, audit_ver
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
-from pc_release.settings import Settings
+from pc_release.resources.policy import ReleasePolicyResource
 
 GROUP = "audit"
 
@@ -65,12 +65,16 @@ def _summary(state: DriftState, verdicts: list[Verdict]) -> str:
         dg.AssetCheckSpec(rule, asset="release_drift", description=_AUDIT_DESCRIPTIONS[rule]) for rule in AUDIT_RULES
     ],
 )
-def release_drift(context: dg.AssetExecutionContext, git: GitResource, release_files: ReleaseFilesResource):
+def release_drift(
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    release_files: ReleaseFilesResource,
+    policy: ReleasePolicyResource,
+):
     """How release/platform-control differs from master and from what pc-release recorded promoting."""
-    settings = Settings()
     reads = GitReads(git.clone())
     state = read_drift_state(reads, last=last_promotion(context.instance, release_files), now=datetime.now(UTC))
-    verdicts = audit_verdicts(state, timedelta(hours=settings.dev_test_max_age_hours))
+    verdicts = audit_verdicts(state, timedelta(hours=policy.dev_test_max_age_hours))
     for verdict in verdicts:
         if not verdict.ok or verdict.warning:
             context.log.warning(f"{verdict.rule}: {verdict.reason}")
@@ -106,12 +110,13 @@ def promotion_plan(
     git: GitResource,
     gitlab: GitLabResource,
     release_files: ReleaseFilesResource,
+    policy: ReleasePolicyResource,
 ):
     """What promote_release (or dev_test_deploy) would do for this request; pushes and triggers nothing."""
     # Imported here: the wiring module imports this domain, and the plan needs every domain's gates.
     from pc_release.definitions import DOMAINS
 
-    request = config.to_request(dev_test=config.dev_test)
+    request = config.to_request(dev_test=config.dev_test, policy=policy)
     plan = build_plan(
         request,
         GitReads(git.clone()),
