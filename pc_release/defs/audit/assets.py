@@ -1,4 +1,5 @@
-"""release_drift (the scheduled drift audit) and promotion_plan (a dry run of promote_release)."""
+"""release_drift (the scheduled drift audit), promotion_plan (a dry run of promote_release) and release_state
+(what is released now, reported by release_state_sensor)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,16 @@ _AUDIT_DESCRIPTIONS = {
     "diverged_commits_on_master": "Commits a promotion moved the release branch off, kept under "
     "refs/pc-release/diverged/, are on master (the same commit or a cherry-pick of it).",
 }
+
+
+release_state = dg.AssetSpec(
+    "release_state",
+    group_name=GROUP,
+    kinds={"git", "gitlab"},
+    description="What is released now and how far it is from master: release SHA, master head, commits behind, "
+    "master CI on the head, the last promotion's outcome and age. Reported by release_state_sensor as soon as "
+    "one of them changes.",
+)
 
 
 def _summary(state: DriftState, verdicts: list[Verdict]) -> str:
