@@ -82,9 +82,10 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
     from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
     from pc_release.reporting import summarize_run
     from pc_release.resources.gitlab import TOKEN_ENV_VAR
+    from pc_release.resources.policy import ReleasePolicyResource
 
     config = PromotionConfig(**_run_config(args)["ops"]["source_commit"]["config"])
-    request = config.to_request(dev_test=job_name == DEV_TEST_JOB, settings=settings)
+    request = config.to_request(dev_test=job_name == DEV_TEST_JOB, policy=ReleasePolicyResource.from_settings(settings))
     if not os.environ.get(TOKEN_ENV_VAR):
         raise ConfigurationError(f"no GitLab token: set {TOKEN_ENV_VAR}", rule="gitlab-token")
     print(

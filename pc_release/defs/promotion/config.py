@@ -1,4 +1,4 @@
-"""Run config of a promotion; unset fields fall back to the policy's environment variables."""
+"""Run config of a promotion; unset fields fall back to the policy resource's defaults (its environment variables)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pydantic import Field
 
 from pc_release.models import PromotionRequest
 from pc_release.policy.promotion import build_request
-from pc_release.settings import Settings
+from pc_release.resources.policy import ReleasePolicyResource
 
 PROMOTE_JOB = "promote_release"
 DEV_TEST_JOB = "dev_test_deploy"
@@ -37,21 +37,18 @@ class PromotionConfig(dg.Config):
         description="Why re-running a failed release SHA is safe (proven transient infrastructure).",
     )
 
-    def to_request(self, *, dev_test: bool, settings: Settings | None = None) -> PromotionRequest:
-        env = settings or Settings()
-
+    def to_request(self, *, dev_test: bool, policy: ReleasePolicyResource) -> PromotionRequest:
         def pick(value, default):
             return default if value is None else value
 
         return build_request(
-            # The default is the full name: a short "origin/master" would lose to a tag of that name.
-            source_ref=pick(self.source_ref, f"refs/remotes/{env.remote}/{env.master_branch}"),
-            mode=pick(self.mode, "deploy" if dev_test else env.release_mode),
-            profile=pick(self.profile, env.release_profile),
+            source_ref=pick(self.source_ref, policy.default_source_ref),
+            mode=pick(self.mode, "deploy" if dev_test else policy.release_mode),
+            profile=pick(self.profile, policy.release_profile),
             dev_test=dev_test,
-            skip_local_preflight=pick(self.skip_local_preflight, env.skip_local_preflight),
-            require_local_preflight=pick(self.require_local_preflight, env.require_local_preflight),
-            allow_divergence=pick(self.allow_divergence, env.allow_release_branch_divergence),
+            skip_local_preflight=pick(self.skip_local_preflight, policy.skip_local_preflight),
+            require_local_preflight=pick(self.require_local_preflight, policy.require_local_preflight),
+            allow_divergence=pick(self.allow_divergence, policy.allow_release_branch_divergence),
             preflight_scope=self.preflight_scope,
             transient_retry_reason=self.transient_retry_reason,
         )
