@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pc_release.gitlab_ci import CiConfigError, CiJob, evaluate_expression, load_ci_config
+from pc_release.ci import CiConfigError, CiJob, evaluate_expression, load_ci_config
 
 MASTER_PUSH = {
     "CI_COMMIT_BRANCH": "master",

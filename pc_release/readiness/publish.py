@@ -1,12 +1,12 @@
 """The runtime matrix next to the release pipeline `.gitlab-ci.yml` would create: publish jobs per runtime and
-the jobs that carry their digest snippets to the fan-in, read with pc_release.gitlab_ci, GitLab's own rules."""
+the jobs that carry their digest snippets to the fan-in, read with pc_release.ci, GitLab's own rules."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
 
-from pc_release.gitlab_ci import CiConfigError, load_ci_config
+from pc_release.ci import CiConfigError, load_ci_config
 from pc_release.readiness.models import CiJobFacts, PublishFacts
 from pc_release.release_config import ReleaseConfig, RuntimeMatrixError, parse_runtime_matrix
 

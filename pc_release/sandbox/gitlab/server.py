@@ -14,7 +14,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pc_release.gitlab_ci import CiConfig, CiConfigError, CiJob, load_ci_config
+from pc_release.ci import CiConfig, CiConfigError, CiJob, load_ci_config
 from pc_release.sandbox.gitlab import pipeline_state
 from pc_release.sandbox.gitlab.access import MAINTAINER, Access
 from pc_release.sandbox.gitlab.errors import PipelineCreationError, SandboxLookupError
