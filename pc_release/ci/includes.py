@@ -50,7 +50,8 @@ class Expanded:
     """A configuration with its includes merged in, `extends` and `!reference` resolved."""
 
     document: dict[str, Any]
-    included: list[Fetched] = field(default_factory=list)
+    # Each file brought in, with the source of the file that included it (GitLab's include "context").
+    included: list[tuple[Fetched, Source]] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
 
 
@@ -151,7 +152,7 @@ def _expand(
             seen.add(key)
             if len(seen) > MAX_INCLUDES:
                 raise CiConfigError(f"Maximum of {MAX_INCLUDES} nested includes are allowed!")
-            result.included.append(file)
+            result.included.append((file, source))
             own = parse_file(file.text, file.location, _inputs(item))
             merged = deep_merge(merged, _expand(own, file.source, fetch, seen, result))
     own = {key: value for key, value in document.items() if key != "include"}

@@ -96,6 +96,8 @@ def _noting_unseen_includes(verdict: Verdict, facts: PublishFacts) -> Verdict:
         "fetch, so jobs defined there were not seen; compare with GitLab's merged configuration (pipeline editor, "
         "Full configuration) before acting on this finding"
     )
+    if facts.ci_lint_unavailable:
+        note += f" ({facts.ci_lint_unavailable})"
     evidence = {**verdict.evidence, "unresolved_includes": list(facts.unresolved_includes)}
     return verdict.model_copy(update={"reason": verdict.reason + note, "evidence": evidence})
 
