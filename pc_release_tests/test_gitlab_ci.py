@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pc_release.ci import CiConfigError, CiJob, evaluate_expression, load_ci_config
+from pc_release.ci import CiConfigError, CiJob, config_from_merged_yaml, evaluate_expression, load_ci_config
 
 MASTER_PUSH = {
     "CI_COMMIT_BRANCH": "master",
@@ -600,3 +600,92 @@ def test_an_extends_of_an_unfetched_template_names_the_include_in_the_error() ->
     message = str(err.value)
     assert ".publish" in message
     assert "project:platform/ci-templates (publish.yml), which pc-release does not fetch" in message
+
+
+# --- spec:inputs -------------------------------------------------------------------------------------------
+
+INPUTS_FILE = """\
+spec:
+  inputs:
+    stage:
+      default: test
+    suffix:
+      default: one
+    parallel:
+      default: 2
+---
+"job-$[[ inputs.suffix ]]":
+  stage: $[[ inputs.stage ]]
+  parallel: $[[ inputs.parallel ]]
+  script: ["echo $[[ inputs.suffix ]] in $[[inputs.stage]]"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("include", "expected"),
+    [
+        ("include: ci/job.yml\n", [("job-one 1/2", "test", "echo one in test"), ("job-one 2/2", "test", None)]),
+        (
+            "include:\n  - local: ci/job.yml\n    inputs: {stage: deploy, suffix: two, parallel: 1}\n",
+            [("job-two", "deploy", "echo two in deploy")],
+        ),
+    ],
+    ids=["defaults", "given inputs"],
+)
+def test_spec_inputs_are_interpolated_from_the_include_or_their_defaults(include: str, expected: list) -> None:
+    jobs = _jobs({".gitlab-ci.yml": "stages: [test, deploy]\n" + include, "ci/job.yml": INPUTS_FILE})
+    assert [(job.name, job.stage) for job in jobs] == [(name, stage) for name, stage, _ in expected]
+    assert jobs[0].script == (expected[0][2],)
+
+
+@pytest.mark.parametrize(
+    ("include", "inputs_file", "error"),
+    [
+        (
+            "include: ci/job.yml\n",
+            "spec:\n  inputs:\n    stage:\n---\njob:\n  script: [x]\n",
+            "`stage` input: required",
+        ),
+        (
+            "include:\n  - local: ci/job.yml\n    inputs: {colour: red}\n",
+            INPUTS_FILE,
+            "unknown input arguments: colour",
+        ),
+        (
+            "include:\n  - local: ci/job.yml\n    inputs: {stage: deploy}\n",
+            "job:\n  script: [x]\n",
+            "Given inputs not defined in the `spec` section",
+        ),
+        (
+            "include: ci/job.yml\n",
+            "spec:\n  inputs: {}\n---\njob:\n  script: '$[[ inputs.nope ]]'\n",
+            "unknown interpolation key: `nope`",
+        ),
+    ],
+    ids=["required input missing", "unknown input", "inputs without spec", "unknown interpolation"],
+)
+def test_spec_inputs_refused_like_gitlab(include: str, inputs_file: str, error: str) -> None:
+    with pytest.raises(CiConfigError, match=error):
+        load_ci_config({".gitlab-ci.yml": include, "ci/job.yml": inputs_file}.get)
+
+
+# --- GitLab's merged YAML (CI Lint) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "merged_yaml",
+    [
+        # GitLab 17: deep_stringify_keys before to_yaml; `extends` is kept next to the merged keys.
+        "---\nstages:\n- .pre\n- test\n- .post\n.base:\n  script:\n  - echo base\n"
+        'job:\n  script:\n  - echo base\n  extends: .base\n  rules:\n  - if: $MODE == "full"\n',
+        # Older GitLab: Ruby symbol keys.
+        "---\n:stages:\n- .pre\n- test\n- .post\n"
+        ':job:\n  :script:\n  - echo base\n  :rules:\n  - :if: $MODE == "full"\n',
+    ],
+    ids=["string keys", "symbol keys"],
+)
+def test_gitlabs_merged_yaml_gives_the_jobs_rules_select(merged_yaml: str) -> None:
+    config = config_from_merged_yaml(merged_yaml)
+    assert config.stages == (".pre", "test", ".post")
+    assert [(job.name, job.script) for job in config.jobs_for({"MODE": "full"})] == [("job", ("echo base",))]
+    assert config.jobs_for({"MODE": "deploy"}) == []
