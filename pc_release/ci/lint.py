@@ -32,9 +32,16 @@ class CiLint:
             includes=tuple(item for item in answer.get("includes") or () if isinstance(item, dict)),
         )
 
-    def local_files(self) -> list[str]:
-        """The project's own files GitLab read for the configuration (`include: local`)."""
-        return [str(item["location"]) for item in self.includes if item.get("type") == "local" and item.get("location")]
+    def own_files(self) -> list[str]:
+        """The project's own files GitLab read for the configuration: `include: local`, and `include: project:` of
+        the project itself (where a job's definition is looked up)."""
+        own = []
+        for item in self.includes:
+            project = str((item.get("extra") or {}).get("project") or "").lower()
+            same = item.get("type") == "file" and project == str(item.get("context_project") or "").lower()
+            if item.get("location") and (item.get("type") == "local" or same):
+                own.append(str(item["location"]))
+        return own
 
     def config(self) -> CiConfig:
         """The merged configuration, for rules to be evaluated with a pipeline's variables; CiConfigError with

@@ -56,7 +56,7 @@ def ci_config_at(read: Reader, lint: Lint | None) -> tuple[CiConfig, str]:
         except (GitLabError, ConfigurationError) as err:
             unavailable = f"GitLab's CI Lint was not available: {err}"
         else:
-            for path in (CI_FILE, *answer.local_files()):
+            for path in (CI_FILE, *answer.own_files()):
                 read(path)  # the files a job's location is looked up in
             try:
                 return answer.config(), ""

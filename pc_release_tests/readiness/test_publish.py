@@ -500,8 +500,10 @@ def test_publish_jobs_from_a_project_include_are_seen_in_gitlabs_merged_configur
     assert facts.status == "ok", facts.reason
     assert facts.unresolved_includes == [] and facts.ci_lint_unavailable == ""
     assert publish.ok, publish.reason
-    assert [line.split(" (")[0] for line in publish.evidence["published"]] == [
-        f"{runtime}: publish: [{runtime}]" for runtime in ("api", "web", "worker", "terminal-gateway")
+    # A job GitLab merged in from the project's own file is located in that file.
+    assert publish.evidence["published"] == [
+        f"{runtime}: publish: [{runtime}] (ci/publish.yml:2)"
+        for runtime in ("api", "web", "worker", "terminal-gateway")
     ]
 
 
