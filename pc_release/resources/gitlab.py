@@ -208,15 +208,12 @@ class GitLabResource(dg.ConfigurableResource):
                     break
         return found
 
-    def ci_lint(self, sha: str, *, dry_run_ref: str | None = None) -> CiLint:
+    def ci_lint(self, sha: str) -> CiLint:
         """GitLab's merged `.gitlab-ci.yml` at `sha` (`GET /projects/:id/ci/lint` with `content_ref`), every include
-        resolved by GitLab. A static check by default: pc-release evaluates the rules itself, with the variables
-        its pipeline will have, which a dry run (a push pipeline on `dry_run_ref`) does not carry."""
-        params: dict[str, Any] = {"content_ref": sha}
-        if dry_run_ref is not None:
-            params |= {"dry_run": True, "dry_run_ref": dry_run_ref}
+        resolved by GitLab. A static check, not a dry run: a dry run simulates a push pipeline, without the
+        variables pc-release's release pipeline gets, so pc-release evaluates the rules itself."""
         with self._errors(f"reading GitLab's CI Lint of {sha[:12]}"):
-            answer = self._project().ci_lint.get(**params)
+            answer = self._project().ci_lint.get(content_ref=sha)
         return CiLint.from_answer(answer.attributes)
 
     def pipeline(self, pipeline_id: int) -> PipelineInfo:

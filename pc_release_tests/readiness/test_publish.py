@@ -1,6 +1,7 @@
 """Runtime matrix vs publish jobs and digest fan-in, on a large real-world-style `.gitlab-ci.yml` that uses
 anchors and aliases, extends chains, !reference, local includes, parallel matrix, hidden jobs, rules, needs
-and keys the reader does not know."""
+and keys the reader does not know; and the same facts from GitLab's merged configuration (the sandbox's CI Lint),
+which sees what the offline reader cannot."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 from pc_release.policy.readiness import runtime_digest_fan_in, runtime_publish_jobs
 from pc_release.readiness.publish import pipeline_scope, publish_facts
 from pc_release.release_config import load_release_config
+from pc_release.resources.gitlab import GitLabResource
+from pc_release.sandbox.gitlab_server import SandboxGitLab
+from pc_release_tests.sandbox.conftest import PROJECT, TOKEN, Origin
 
 SHA = "a" * 40
 MATRIX = """#!/usr/bin/env bash
@@ -460,11 +464,7 @@ def _ci_with(include: tuple[str, str]) -> str:
 
 @pytest.fixture
 def gitlab_at(tmp_path):
-    """A sandbox GitLab whose master holds `repo`; yields (sha, GitLabResource) for a token."""
-    from pc_release.resources.gitlab import GitLabResource
-    from pc_release.sandbox.gitlab_server import SandboxGitLab
-    from pc_release_tests.sandbox.conftest import PROJECT, TOKEN, Origin
-
+    """Starts a sandbox GitLab whose master holds `repo`; gives (sha, GitLabResource with `token`)."""
     servers = []
 
     def start(repo: dict[str, str], token: str = TOKEN):
