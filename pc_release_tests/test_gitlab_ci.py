@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any
 
 import pytest
 
 from pc_release.ci import CiConfigError, CiJob, config_from_merged_yaml, evaluate_expression, load_ci_config
+from pc_release.ci.lint import CiLint
 
 MASTER_PUSH = {
     "CI_COMMIT_BRANCH": "master",
@@ -689,3 +691,47 @@ def test_gitlabs_merged_yaml_gives_the_jobs_rules_select(merged_yaml: str) -> No
     assert config.stages == (".pre", "test", ".post")
     assert [(job.name, job.script) for job in config.jobs_for({"MODE": "full"})] == [("job", ("echo base",))]
     assert config.jobs_for({"MODE": "deploy"}) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (
+            {"valid": False, "errors": ["jobs config should contain at least one visible job"], "merged_yaml": None},
+            "GitLab's CI Lint: jobs config should contain at least one visible job",
+        ),
+        ({"valid": True, "errors": [], "merged_yaml": None}, "GitLab's CI Lint sent no merged configuration"),
+        (
+            {"valid": True, "errors": [], "merged_yaml": "job:\n  stage: nope\n  script: [x]\n"},
+            "as GitLab merged it: job job: chosen stage nope does not exist",
+        ),
+    ],
+    ids=["invalid", "no merged yaml", "merged yaml refused"],
+)
+def test_a_lint_answer_without_a_usable_configuration_says_whose_error_it_is(answer: dict, error: str) -> None:
+    with pytest.raises(CiConfigError, match=re.escape(error)):
+        CiLint.from_answer(answer).config()
+
+
+def test_the_projects_own_files_of_a_lint_answer_are_its_local_and_same_project_includes() -> None:
+    context = {"context_project": "Platform/Platform-Control", "context_sha": "a" * 40}
+    own = {"project": "platform/platform-control"}
+    answer = CiLint.from_answer(
+        {
+            "valid": True,
+            "includes": [
+                {"type": "local", "location": "ci/jobs.yml", "extra": {}, **context},
+                {"type": "file", "location": "ci/publish.yml", "extra": {"project": "platform/platform-control"}},
+                {
+                    "type": "file",
+                    "location": "ci/own.yml",
+                    "extra": {"project": "platform/platform-control"},
+                    **context,
+                },
+                {"type": "file", "location": "deploy.yml", "extra": {"project": "platform/ci-templates"}, **context},
+                {"type": "template", "location": "Jobs/SAST.gitlab-ci.yml", "extra": {}, **context},
+            ],
+        }
+    )
+    # Without its context the second include is not known to be the project's own.
+    assert answer.own_files() == ["ci/jobs.yml", "ci/own.yml"]

@@ -47,7 +47,10 @@ class CiLint:
         """The merged configuration, for rules to be evaluated with a pipeline's variables; CiConfigError with
         GitLab's own errors when GitLab finds it invalid."""
         if not self.valid:
-            raise CiConfigError("; ".join(self.errors) or "GitLab's CI Lint finds the configuration invalid")
+            raise CiConfigError(f"GitLab's CI Lint: {'; '.join(self.errors) or 'invalid'}")
         if self.merged_yaml is None:
             raise CiConfigError("GitLab's CI Lint sent no merged configuration")
-        return config_from_merged_yaml(self.merged_yaml)
+        try:
+            return config_from_merged_yaml(self.merged_yaml)
+        except CiConfigError as err:
+            raise CiConfigError(f"as GitLab merged it: {err}") from None

@@ -58,10 +58,7 @@ def ci_config_at(read: Reader, lint: Lint | None) -> tuple[CiConfig, str]:
         else:
             for path in (CI_FILE, *answer.own_files()):
                 read(path)  # the files a job's location is looked up in
-            try:
-                return answer.config(), ""
-            except CiConfigError as err:
-                raise CiConfigError(f"GitLab's CI Lint: {err}") from None
+            return answer.config(), ""
     return load_ci_config(read, CI_FILE), unavailable
 
 
