@@ -721,13 +721,8 @@ def test_the_projects_own_files_of_a_lint_answer_are_its_local_and_same_project_
             "valid": True,
             "includes": [
                 {"type": "local", "location": "ci/jobs.yml", "extra": {}, **context},
-                {"type": "file", "location": "ci/publish.yml", "extra": {"project": "platform/platform-control"}},
-                {
-                    "type": "file",
-                    "location": "ci/own.yml",
-                    "extra": {"project": "platform/platform-control"},
-                    **context,
-                },
+                {"type": "file", "location": "ci/publish.yml", "extra": own},
+                {"type": "file", "location": "ci/own.yml", "extra": own, **context},
                 {"type": "file", "location": "deploy.yml", "extra": {"project": "platform/ci-templates"}, **context},
                 {"type": "template", "location": "Jobs/SAST.gitlab-ci.yml", "extra": {}, **context},
             ],
