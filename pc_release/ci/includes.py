@@ -119,7 +119,7 @@ def _local(item: Mapping[str, Any], source: Source) -> Fetched:
     text = source.read(path)
     if text is None:
         raise CiConfigError(f"Local file `{raw_path}` does not exist!")
-    return Fetched("local", path, text, source, {k: v for k, v in item.items() if k not in ("local", "inputs")})
+    return Fetched("local", path, text, source, {k: v for k, v in item.items() if k != "local"})
 
 
 def _expand(
