@@ -12,6 +12,7 @@ from pc_release.policy.readiness import READINESS_CHECKS, not_applicable
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
 from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitResource
+from pc_release.resources.gitlab import GitLabResource
 
 ASSET = "release_readiness"
 
@@ -30,6 +31,7 @@ def release_readiness(
     context: dg.AssetExecutionContext,
     source_commit: SourceCommit,
     git: GitResource,
+    gitlab: GitLabResource,
     commands: CommandRunnerResource,
     readiness: ReadinessResource,
 ):
@@ -47,6 +49,7 @@ def release_readiness(
             postgres_url=readiness.postgres_url,
             release_worktree=readiness.release_worktree,
             canonical_remotes=tuple(readiness.canonical_remotes),
+            ci_lint=gitlab.ci_lint,
         )
     )
     # Each check's reason is in its own check result; the log names only what needs a reader's attention.
