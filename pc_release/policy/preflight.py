@@ -87,11 +87,10 @@ def check_verdict(check: PreflightCheck) -> Verdict:
     if check.status == "passed":
         return Verdict(rule=check.name, ok=True, reason=check.reason, evidence=evidence)
     if check.status == "skipped":
-        return Verdict(rule=check.name, ok=True, warning=True, reason=f"skipped: {check.reason}", evidence=evidence)
+        return Verdict(rule=check.name, status="warning", reason=f"skipped: {check.reason}", evidence=evidence)
     return Verdict(
         rule=check.name,
-        ok=check.classification != "release_blocker" and check.classification is not None,
-        warning=True,
+        status="warning" if check.classification not in (None, "release_blocker") else "failed",
         reason=f"{check.classification or 'release_blocker'}: {check.reason}",
         evidence=evidence,
     )
@@ -109,7 +108,7 @@ def preflight_gate(report: PreflightReport, request: PromotionRequest) -> Verdic
     if report.status == "passed":
         return Verdict(rule="local_preflight_gate", ok=True, reason="local preflight passed", evidence=evidence)
     if report.status == "skipped":
-        return Verdict(rule="local_preflight_gate", ok=True, warning=True, reason=report.reason, evidence=evidence)
+        return Verdict(rule="local_preflight_gate", status="warning", reason=report.reason, evidence=evidence)
     if request.require_local_preflight:
         scoped = "; a scoped preflight never stands in for the full one" if report.scope else ""
         return Verdict(
@@ -126,8 +125,7 @@ def preflight_gate(report: PreflightReport, request: PromotionRequest) -> Verdic
     )
     return Verdict(
         rule="local_preflight_gate",
-        ok=True,
-        warning=True,
+        status="warning",
         reason=f"local preflight {report.status} (advisory, promotion continues{review}): {report.reason}",
         evidence=evidence,
     )

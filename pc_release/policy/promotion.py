@@ -178,15 +178,13 @@ def reachable_from_master(sha: str, on_master: bool, request: PromotionRequest) 
     if request.dev_test:
         return Verdict(
             rule="reachable_from_master",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{sha} is not on master: allowed only by the dev-test bypass, recorded as not a release",
         )
     if request.allow_divergence:
         return Verdict(
             rule="reachable_from_master",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{sha} is not on master: allowed by PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE "
             "(incident override), recorded as not a release",
         )
@@ -222,8 +220,7 @@ def release_branch_divergence(
     if dev_test_tip is not None:
         return Verdict(
             rule="release_branch_guard",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{release_branch} has {count} commit(s) not on master, all from the recorded dev-test deploy of "
             f"{dev_test_tip}: the normal flow follows a dev-test, so {kept}",
             evidence=evidence | {"dev_test_sha": dev_test_tip},
@@ -231,8 +228,7 @@ def release_branch_divergence(
     if request.allow_divergence:
         return Verdict(
             rule="release_branch_guard",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{release_branch} has {count} commit(s) not on master; override in force "
             "(PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true): merge them back to master after the incident; "
             f"{kept}",
@@ -268,8 +264,7 @@ def master_ci_green_on_exact_sha(
     if request.dev_test and pipeline is None:
         return Verdict(
             rule="master_ci_green_on_exact_sha",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"no master pipeline for {sha}: the dev-test bypass does not need one and does not replace it",
         )
     if pipeline is None:
@@ -300,8 +295,7 @@ def master_ci_green_on_exact_sha(
     if request.dev_test:
         return Verdict(
             rule="master_ci_green_on_exact_sha",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{master_branch} pipeline {pipeline.id} is {pipeline.status}; ignored by the dev-test bypass",
             evidence=evidence,
         )
@@ -348,7 +342,7 @@ def gitlab_can_trigger_release_pipeline(
     rule = "gitlab_can_trigger_release_pipeline"
     if access_level is None:
         return Verdict(
-            rule=rule, ok=True, warning=True, reason="GitLab did not report the token's access level; not checked"
+            rule=rule, status="warning", reason="GitLab did not report the token's access level; not checked"
         )
     evidence: dict[str, str | int | bool | list[str]] = {"access_level": access_level}
     if access_level < DEVELOPER_ACCESS:
@@ -384,8 +378,7 @@ def gitlab_can_trigger_release_pipeline(
     if access_level >= MAINTAINER_ACCESS:
         return Verdict(
             rule=rule,
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{release_branch.name} is protected and the token's user may not push to it; GitLab does not say "
             "whether Maintainers may merge into it, so the release pipeline may still be refused after the push",
             evidence=evidence,
@@ -538,16 +531,14 @@ def failed_sha_retry(sha: str, last: PipelineInfo | None, request: PromotionRequ
     if request.dev_test:
         return Verdict(
             rule="failed_sha_retry",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"release pipeline {last.id} for {sha} failed; a dev-test deploy may run it again (not a release)",
             evidence=evidence,
         )
     if reason_given:
         return Verdict(
             rule="failed_sha_retry",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"release pipeline {last.id} for {sha} failed; retry allowed because the operator states the "
             f"failure was transient infrastructure: {reason_given}",
             evidence=evidence,

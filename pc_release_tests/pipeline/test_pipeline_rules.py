@@ -293,14 +293,16 @@ def test_record_status(kind, status, stages, failed_gates, expected):
 
 def test_operator_checklist_names_its_evidence_or_not_checked():
     gates = {
-        "reachable_from_master": record_rules.Gate(name="reachable_from_master", passed=True, description="on master"),
+        "reachable_from_master": record_rules.Gate(
+            name="reachable_from_master", status="passed", description="on master"
+        ),
         "master_ci_green_on_exact_sha": record_rules.Gate(
-            name="master_ci_green_on_exact_sha", passed=False, description="red"
+            name="master_ci_green_on_exact_sha", status="failed", description="red"
         ),
-        "local_preflight_gate": record_rules.Gate(
-            name="local_preflight_gate", passed=True, warning=True, description="adv"
+        "local_preflight_gate": record_rules.Gate(name="local_preflight_gate", status="warning", description="adv"),
+        "runtime_files_present": record_rules.Gate(
+            name="runtime_files_present", status="passed", description="all there"
         ),
-        "runtime_files_present": record_rules.Gate(name="runtime_files_present", passed=True, description="all there"),
     }
     build = stage_rules.StageOutcome(
         stage="build_test",

@@ -9,8 +9,8 @@ from pc_release.defs.audit.drift import read_drift_state
 from pc_release.defs.audit.plan import build_plan, promotion_gate_specs, render_plan
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.audit.records import last_promotion
-from pc_release.defs.promotion.assets import check_result
 from pc_release.defs.promotion.config import PromotionConfig
+from pc_release.defs.verdicts import check_result
 from pc_release.models import Verdict
 from pc_release.policy.audit import AUDIT_RULES, DEV_TEST, DriftState, audit_verdicts, describe_commit
 from pc_release.resources.files import ReleaseFilesResource

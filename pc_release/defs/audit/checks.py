@@ -8,7 +8,7 @@ dev_test_follow_up: on `release_pipeline`, so a dev-test deploy's run states the
 import dagster as dg
 
 from pc_release.defs.audit.reads import GitReads
-from pc_release.defs.promotion.assets import check_result
+from pc_release.defs.verdicts import check_result
 from pc_release.errors import ConfigurationError
 from pc_release.models import ReleasePipeline, SourceCommit, Verdict
 from pc_release.policy.audit import DEV_TEST, dev_test_deployed

@@ -9,7 +9,7 @@ import dagster as dg
 
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
 from pc_release.defs.pipeline.watch import WatchedPipeline, final_verdict, observe, read_new_digests, stage_verdicts
-from pc_release.defs.promotion.assets import check_result
+from pc_release.defs.verdicts import check_result, plain_metadata
 from pc_release.errors import GitLabError
 from pc_release.models import SourceCommit, Verdict
 from pc_release.policy import promotion as promotion_rules
@@ -77,8 +77,8 @@ def _verdict(
     latest = instance.get_latest_materialization_event(key.asset_key)
     materialization = latest.asset_materialization if latest else None
     if materialization is None or "pipeline_id" not in materialization.metadata:
-        return Verdict(rule=key.name, ok=False, warning=True, reason=f"{asset} has no reported pipeline to check")
-    meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        return Verdict(rule=key.name, status="not_evaluated", reason=f"{asset} has no reported pipeline to check")
+    meta = plain_metadata(materialization.metadata)
     watched = WatchedPipeline(
         pipeline_id=int(meta["pipeline_id"]),
         sha=str(meta["sha"]),
@@ -94,14 +94,14 @@ def _verdict(
     if cluster.configured and observation.stage("remote_validation").ran:
         watched.conformance = cluster.conformance(observation.digests(), observation.config)
     if key.name == "runtime_image_conformance":
-        return watched.conformance or Verdict(rule=key.name, ok=True, warning=True, reason=NOT_CONFIGURED)
+        return watched.conformance or Verdict(rule=key.name, status="warning", reason=NOT_CONFIGURED)
     if asset == "release_record":
         return final_verdict(observation)
     found = [v for v in stage_verdicts(observation, asset) if v.rule == key.name]
     if found:
         return found[0]
     status = observation.stage(asset).status
-    return Verdict(rule=key.name, ok=True, warning=True, reason=f"{asset} is {status}: nothing to check")
+    return Verdict(rule=key.name, status="warning", reason=f"{asset} is {status}: nothing to check")
 
 
 @dg.multi_asset_check(
@@ -118,12 +118,4 @@ def recheck_release_pipeline(
 ):
     for key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         verdict = _verdict(context.instance, key, gitlab, git, release_cluster)
-        result = check_result(verdict, key.asset_key.to_user_string())
-        yield dg.AssetCheckResult(
-            asset_key=key.asset_key,
-            check_name=key.name,
-            passed=result.passed,
-            severity=result.severity,
-            description=result.description,
-            metadata=result.metadata,
-        )
+        yield check_result(verdict, key.asset_key.to_user_string())

@@ -8,7 +8,8 @@ from typing import Any
 
 import dagster as dg
 
-from pc_release.defs.promotion.assets import GROUP, check_result
+from pc_release.defs.promotion.assets import GROUP
+from pc_release.defs.verdicts import check_result
 from pc_release.models import PreflightCheck, PreflightReport, PreflightTest, SourceCommit
 from pc_release.policy.preflight import check_verdict, preflight_gate, preflight_not_run, should_run
 from pc_release.preflight.runner import PREFLIGHT_CHECK_NAMES, run_local_preflight
@@ -72,7 +73,6 @@ def _not_run(name: str, report: PreflightReport) -> PreflightCheck:
 
 
 def _check_result(check: PreflightCheck) -> dg.AssetCheckResult:
-    base = check_result(check_verdict(check), ASSET)
     metadata: dict[str, Any] = {
         "duration_seconds": check.duration_seconds,
         **{f"count_{key}": value for key, value in check.counts.items()},
@@ -90,14 +90,7 @@ def _check_result(check: PreflightCheck) -> dg.AssetCheckResult:
         metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
     if check.output_tail and check.status == "failed":
         metadata["output_tail"] = dg.MetadataValue.md(f"```\n{check.output_tail[-2000:]}\n```")
-    return dg.AssetCheckResult(
-        check_name=base.check_name,
-        asset_key=base.asset_key,
-        passed=base.passed,
-        severity=base.severity,
-        description=base.description,
-        metadata={**base.metadata, **metadata},
-    )
+    return check_result(check_verdict(check), ASSET, metadata)
 
 
 def _tests_table(tests: list[PreflightTest]) -> str:

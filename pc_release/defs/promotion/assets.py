@@ -14,6 +14,7 @@ from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
 from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
 from pc_release.defs.promotion.guard import require_promotion_run
 from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
+from pc_release.defs.verdicts import check_result
 from pc_release.errors import GitLabError, PromotionBlocked
 from pc_release.models import (
     MasterCi,
@@ -32,21 +33,6 @@ from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
 
 GROUP = "promotion"
 GATED_UPSTREAM = ("source_commit", "master_ci", "local_preflight", "release_readiness")
-
-
-def check_result(verdict: Verdict, asset: str) -> dg.AssetCheckResult:
-    """Render a policy verdict as a Dagster check result; warnings pass but stay visible."""
-    metadata: dict[str, dg.RawMetadataValue] = {"rule": verdict.rule, "reason": verdict.reason}
-    for key, value in verdict.evidence.items():
-        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
-    return dg.AssetCheckResult(
-        check_name=verdict.rule,
-        asset_key=asset,
-        passed=verdict.ok and not verdict.warning,
-        severity=dg.AssetCheckSeverity.WARN if verdict.ok else dg.AssetCheckSeverity.ERROR,
-        description=verdict.reason,
-        metadata=metadata,
-    )
 
 
 def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:

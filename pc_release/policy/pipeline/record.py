@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from pc_release.models import PipelineInfo, Record, Verdict
+from pc_release.models import PipelineInfo, Record, Verdict, VerdictStatus
 from pc_release.policy.pipeline.downstream import Downstream, not_followed
 from pc_release.policy.pipeline.stages import StageOutcome
 
@@ -14,8 +14,7 @@ class Gate(Record):
     """A promotion gate's evaluation as the promotion run recorded it."""
 
     name: str
-    passed: bool
-    warning: bool = False
+    status: VerdictStatus
     description: str = ""
 
 
@@ -81,8 +80,7 @@ def final_validation(
     if status == "released":
         return Verdict(
             rule="final_validation",
-            ok=True,
-            warning=bool(unfollowed),
+            status="warning" if unfollowed else "passed",
             reason=f"released {pipeline.sha} by pipeline {pipeline.web_url}: deploy and remote validation passed"
             + (f"; {'; '.join(unfollowed)}" if unfollowed else ""),
             evidence=evidence,
@@ -90,8 +88,7 @@ def final_validation(
     if status == "dev-test, not released":
         return Verdict(
             rule="final_validation",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"dev-test, not released (pipeline {pipeline.status}); merge to master and promote normally",
             evidence=evidence,
         )
@@ -144,10 +141,13 @@ def operator_checklist(
             found = [gate for key, gate in gates.items() if any(word in key for word in names)]
         else:
             found = [gates[name] for name in names if name in gates]
+        # A gate that did not apply or could not look proves nothing: the item stays "not checked", with its reason.
+        unproven = [g for g in found if g.status in ("not_applicable", "not_evaluated")]
+        found = [g for g in found if g not in unproven]
         if found:
-            failed = any(not g.passed and not g.warning for g in found)
+            statuses = {g.status for g in found}
             status: Literal["proved", "failed", "warning", "not checked"] = (
-                "failed" if failed else "warning" if any(g.warning for g in found) else "proved"
+                "failed" if "failed" in statuses else "proved" if statuses == {"passed"} else "warning"
             )
             evidence = "; ".join(f"{g.name}: {g.description}" for g in found)
             if names == ("local_preflight_gate",) and preflight:
@@ -166,5 +166,6 @@ def operator_checklist(
                 )
             )
         else:
-            items.append(ChecklistItem(item=item, status="not checked", evidence="not checked"))
+            evidence = "; ".join(f"{g.name}: {g.description}" for g in unproven) or "not checked"
+            items.append(ChecklistItem(item=item, status="not checked", evidence=evidence))
     return items
