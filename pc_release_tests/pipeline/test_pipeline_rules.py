@@ -6,6 +6,7 @@ import pytest
 
 from pc_release.models import GITLAB_STATUSES, BridgeInfo, JobInfo, PipelineInfo, PromotionRequest
 from pc_release.policy import promotion as promotion_rules
+from pc_release.policy.gates import CHECKLIST
 from pc_release.policy.pipeline import downstream as downstream_rules
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
@@ -332,7 +333,7 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     assert items["No manual release-only edits pending"].status == "not checked"
     assert items["Generated artifacts required by CI are committed"].evidence == "release pipeline: sdk-check success"
     assert items["Bootstrap/config/runtime files present on the promoted SHA"].evidence.startswith("runtime_files")
-    assert len(items) == len(record_rules.CHECKLIST)
+    assert list(items) == list(CHECKLIST)
 
 
 @pytest.mark.parametrize(

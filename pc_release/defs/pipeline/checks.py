@@ -7,6 +7,7 @@ evaluates them again against GitLab for the pipeline the asset last reported.
 
 import dagster as dg
 
+from pc_release.defs.gates import asset_check_args
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
 from pc_release.defs.pipeline.watch import WatchedPipeline, final_verdict, observe, read_new_digests, stage_verdicts
 from pc_release.defs.verdicts import check_result, plain_metadata
@@ -17,12 +18,7 @@ from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
 
 
-@dg.asset_check(
-    asset="source_commit",
-    blocking=True,
-    description="Do not retry a SHA whose last release pipeline failed, unless the operator states the failure was "
-    "transient infrastructure (transient_retry_reason, recorded).",
-)
+@dg.asset_check(**asset_check_args(promotion_rules.FAILED_SHA_RETRY))
 def failed_sha_retry(source_commit: SourceCommit, gitlab: GitLabResource) -> dg.AssetCheckResult:
     """One GitLab request: the newest release-branch pipeline that ran this exact SHA."""
     last = gitlab.latest_pipelines(gitlab.release_branch, per_page=1, sha=source_commit.sha)

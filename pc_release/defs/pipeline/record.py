@@ -11,20 +11,16 @@ from pydantic import BaseModel, Field
 
 from pc_release.defs.pipeline.watch import Observation, pipeline_gate_verdicts
 from pc_release.defs.verdicts import evaluation_status, plain_metadata, shown_as
+from pc_release.policy.gates import GATES
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
 from pc_release.policy.pipeline import stages as stage_rules
+from pc_release.policy.preflight import PREFLIGHT_GATE
+from pc_release.policy.promotion import FAILED_SHA_RETRY
 
 RECORD_FILE = "platform-control-release-record-{pipeline_id}.json"
-# Promotion gates in lineage order; the record lists them first, as the operator met them.
-PROMOTION_GATES = (
-    "reachable_from_master",
-    "release_branch_guard",
-    "failed_sha_retry",
-    "master_ci_green_on_exact_sha",
-    "local_preflight_gate",
-    "candidate_matches_release_branch",
-)
+# Promotion gates in lineage order (the gate registry's); the record lists them first, as the operator met them.
+PROMOTION_GATES = tuple(gate.name for gate in GATES)
 
 
 class PromotionEvidence(BaseModel):
@@ -184,7 +180,7 @@ def build_record(
             gates.append(GateRecord(name=name, outcome="not checked", detail="not evaluated by the promotion run"))
             continue
         detail = gate.description
-        if name == "local_preflight_gate":
+        if name == PREFLIGHT_GATE:
             status = evidence.value("local_preflight", "status", "?")
             classes = evidence.value("local_preflight", "classifications")
             detail = f"local preflight {status}" + (f" (classification: {classes})" if classes else "") + f": {detail}"
@@ -206,7 +202,7 @@ def build_record(
     not_run += [item for stage in stages for item in stage.not_run_by_profile if not item.startswith("publish")]
     not_run += [f"stage {s.stage}" for s in stages if s.status == "not_run_by_profile"]
     preflight = {k: str(v) for k, v in evidence.metadata.get("local_preflight", {}).items() if v not in (None, "", {})}
-    reason = evidence.gate_metadata.get("failed_sha_retry", {}).get("transient_retry_reason")
+    reason = evidence.gate_metadata.get(FAILED_SHA_RETRY, {}).get("transient_retry_reason")
     return ReleaseRecord(
         status=record_rules.record_status(watched.kind, pipeline.status, stages, failed, observation.downstream),
         kind=watched.kind,

@@ -4,12 +4,12 @@ other, so a multiprocess run executes them side by side and the push waits for b
 
 import dagster as dg
 
+from pc_release.defs.gates import check_specs
 from pc_release.defs.promotion.assets import GROUP, request_id
 from pc_release.defs.readiness.resources import ReadinessResource
 from pc_release.defs.verdicts import check_result, shown_as
 from pc_release.models import SourceCommit
 from pc_release.policy import promotion as promotion_rules
-from pc_release.policy.readiness import READINESS_CHECKS
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
 from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitResource
@@ -22,10 +22,7 @@ ASSET = "release_readiness"
     # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
     deps=["master_ci"],
     kinds={"git", "postgres"},
-    check_specs=[
-        dg.AssetCheckSpec(name, asset=ASSET, blocking=True, description=description)
-        for name, description in READINESS_CHECKS.items()
-    ],
+    check_specs=check_specs(ASSET),
 )
 def release_readiness(
     context: dg.AssetExecutionContext,
