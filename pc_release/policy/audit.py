@@ -16,8 +16,10 @@ import yaml
 from pydantic import Field
 
 from pc_release.models import CommitInfo, KeptCommits, Record, Verdict
+from pc_release.policy.promotion import RELEASE_BRANCH_GUARD
 
-GUARD = "release_branch_guard"
+# The drift audit judges the release branch by the promotion's own guard rule, under the same name.
+GUARD = RELEASE_BRANCH_GUARD
 BEHIND = "release_behind_master"
 DEV_TEST = "dev_test_follow_up"
 RECORD = "release_matches_record"

@@ -12,7 +12,18 @@ from pc_release.defs.audit.records import last_promotion
 from pc_release.defs.promotion.config import PromotionConfig
 from pc_release.defs.verdicts import check_result
 from pc_release.models import Verdict
-from pc_release.policy.audit import AUDIT_RULES, DEV_TEST, DriftState, audit_verdicts, describe_commit
+from pc_release.policy.audit import (
+    AUDIT_RULES,
+    BEHIND,
+    DEV_TEST,
+    GUARD,
+    KEPT,
+    RECORD,
+    WATCHED,
+    DriftState,
+    audit_verdicts,
+    describe_commit,
+)
 from pc_release.policy.promotion import PLAN_WOULD_PROCEED, plan_would_proceed
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
@@ -22,14 +33,14 @@ from pc_release.settings import Settings
 GROUP = "audit"
 
 _AUDIT_DESCRIPTIONS = {
-    "release_branch_guard": "No commits on the release branch that master lacks (SHAs, authors, subjects).",
-    "release_behind_master": "How many master commits are not released, and the age of the promoted SHA.",
-    "dev_test_follow_up": "A dev-test SHA on the release branch is merged fast-forward to master, promoted and "
+    GUARD: "No commits on the release branch that master lacks (SHAs, authors, subjects).",
+    BEHIND: "How many master commits are not released, and the age of the promoted SHA.",
+    DEV_TEST: "A dev-test SHA on the release branch is merged fast-forward to master, promoted and "
     "deployed standard within the configured bound.",
-    "release_matches_record": "The release tip is the SHA pc-release last recorded promoting.",
-    "watched_paths_match_master": "Runtime files, config keys, generated artifacts and tests declared in "
+    RECORD: "The release tip is the SHA pc-release last recorded promoting.",
+    WATCHED: "Runtime files, config keys, generated artifacts and tests declared in "
     ".pc-release.yaml are not lost or changed by release-only commits.",
-    "diverged_commits_on_master": "Commits a promotion moved the release branch off, kept under "
+    KEPT: "Commits a promotion moved the release branch off, kept under "
     "refs/pc-release/diverged/, are on master (the same commit or a cherry-pick of it).",
 }
 
