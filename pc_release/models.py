@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ReleaseMode = Literal["full", "deploy"]
 ReleaseProfile = Literal["standard", "web-fast"]
@@ -30,14 +30,42 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+# What a rule found. Only "failed" blocks; "warning" passes but asks for attention; "not_applicable" (nothing to
+# judge at this SHA) and "not_evaluated" (the rule could not look) are not a pass, and are never shown as one.
+VerdictStatus = Literal["passed", "warning", "failed", "not_applicable", "not_evaluated"]
+
+
 class Verdict(Record):
-    """The outcome of one policy rule: pure data, rendered by checks, errors and records alike."""
+    """The outcome of one policy rule: pure data, rendered by checks, errors and records alike.
+
+    A pass/fail rule says `ok=` (True: passed, False: failed); any other outcome says its `status=`. The two
+    cannot be mixed, so no verdict is "failed, but only a warning"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: str
-    ok: bool
+    status: VerdictStatus
     reason: str
     evidence: dict[str, str | int | bool | list[str]] = Field(default_factory=dict)
-    warning: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_ok(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ok" in data:
+            if "status" in data:
+                raise ValueError("a verdict takes ok= (passed or failed) or status=, not both")
+            data = {k: v for k, v in data.items() if k != "ok"} | {"status": "passed" if data["ok"] else "failed"}
+        return data
+
+    @property
+    def ok(self) -> bool:
+        """The rule does not block."""
+        return self.status != "failed"
+
+    @property
+    def warning(self) -> bool:
+        """Not blocking, but not a clean pass either: a warning, or a rule that could not look."""
+        return self.status in ("warning", "not_evaluated")
 
 
 class PromotionRequest(Record):

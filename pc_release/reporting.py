@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
+
+from pc_release.defs.verdicts import evaluation_status, plain_metadata, shown_as
 
 _RULE = re.compile(r"\[([a-z0-9_-]+)\] ")
 
@@ -23,11 +24,6 @@ class RunSummary:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-def plain_metadata(metadata: Mapping[str, object]) -> dict[str, object]:
-    """Dagster metadata as plain values (a MetadataValue's `.value`), as the event log hands it back."""
-    return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
 def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
@@ -50,12 +46,9 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
             summary.lines.append(f"  materialized {name}: {shown}")
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            if evaluation.passed:
-                state = "passed"
-            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-                state = "WARNING"
-            else:
-                state = "FAILED"
+            status = evaluation_status(evaluation)
+            state = shown_as(status).upper() if status in ("warning", "failed") else shown_as(status)
+            if status == "failed":
                 summary.failed_rules.append(evaluation.check_name)
             summary.lines.append(f"  gate {evaluation.check_name}: {state}: {evaluation.description or ''}")
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:

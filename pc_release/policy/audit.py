@@ -16,8 +16,10 @@ import yaml
 from pydantic import Field
 
 from pc_release.models import CommitInfo, KeptCommits, Record, Verdict
+from pc_release.policy.promotion import RELEASE_BRANCH_GUARD
 
-GUARD = "release_branch_guard"
+# The drift audit judges the release branch by the promotion's own guard rule, under the same name.
+GUARD = RELEASE_BRANCH_GUARD
 BEHIND = "release_behind_master"
 DEV_TEST = "dev_test_follow_up"
 RECORD = "release_matches_record"
@@ -112,8 +114,7 @@ def dev_test_deployed(kind: str, sha: str, *, release_branch: str, master_branch
     steps = dev_test_follow_up_steps(sha, master_branch=master_branch, remote=remote)
     return Verdict(
         rule=DEV_TEST,
-        ok=True,
-        warning=True,
+        status="warning",
         reason=f"dev-test deploy of {sha[:12]}: not a release. Required path: {'; '.join(steps)}. The drift audit "
         f"flags {release_branch} until it is done",
         evidence={"dev_test_sha": sha, "follow_up": steps},
@@ -135,7 +136,7 @@ def release_branch_guard(state: DriftState) -> Verdict:
     """Commits on the release branch that master lacks: each one will be dropped by the next promotion."""
     branch = state.release_branch
     if state.release is None:
-        return Verdict(rule=GUARD, ok=True, warning=True, reason=f"{branch} does not exist on the remote")
+        return Verdict(rule=GUARD, status="warning", reason=f"{branch} does not exist on the remote")
     if state.ahead == 0:
         return Verdict(rule=GUARD, ok=True, reason=f"{branch} has no commits that {state.master_branch} lacks")
     evidence: dict[str, str | int | bool | list[str]] = {
@@ -147,8 +148,7 @@ def release_branch_guard(state: DriftState) -> Verdict:
     if _dev_test_on_tip(state):
         return Verdict(
             rule=GUARD,
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{branch} carries {state.ahead} commit(s) not on {state.master_branch} from the dev-test deploy "
             f"of {state.release.sha[:12]} ({listed}{more}); see {DEV_TEST} for the required follow-up",
             evidence=evidence,
@@ -166,7 +166,7 @@ def release_branch_guard(state: DriftState) -> Verdict:
 def release_behind_master(state: DriftState) -> Verdict:
     """How far master has moved past what is released, and how old the released SHA is."""
     if state.release is None:
-        return Verdict(rule=BEHIND, ok=True, warning=True, reason=f"{state.release_branch} does not exist")
+        return Verdict(rule=BEHIND, status="warning", reason=f"{state.release_branch} does not exist")
     age = state.audited_at - state.release.committed_at
     evidence: dict[str, str | int | bool | list[str]] = {
         "behind": state.behind,
@@ -186,8 +186,7 @@ def release_behind_master(state: DriftState) -> Verdict:
     evidence["unreleased_commits"] = [describe_commit(c) for c in state.unreleased_commits]
     return Verdict(
         rule=BEHIND,
-        ok=True,
-        warning=True,
+        status="warning",
         reason=f"{state.release_branch} is {state.behind} commit(s) behind {state.master_branch} "
         f"({state.master.sha[:12]}); the promoted SHA {state.release.sha[:12]} was committed {format_age(age)} ago",
         evidence=evidence,
@@ -229,8 +228,7 @@ def dev_test_follow_up(state: DriftState, max_age: timedelta) -> Verdict:
         )
     return Verdict(
         rule=DEV_TEST,
-        ok=True,
-        warning=True,
+        status="warning",
         reason=f"dev-test SHA {last.sha[:12]} deployed {format_age(age)} ago (bound {format_age(max_age)}) is "
         f"{where}; it is not a release. Required path: {path}",
         evidence=evidence,
@@ -246,8 +244,7 @@ def release_matches_record(state: DriftState) -> Verdict:
             return Verdict(rule=RECORD, ok=True, reason="nothing released and nothing recorded")
         return Verdict(
             rule=RECORD,
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"no promotion recorded by pc-release (release record, release branch or pipeline "
             f"materialization, candidate env); cannot confirm how {state.release_branch} reached {tip[:12]}",
             evidence={"release_sha": tip},
@@ -279,7 +276,7 @@ def release_matches_record(state: DriftState) -> Verdict:
 def watched_paths_match_master(state: DriftState) -> Verdict:
     """Runtime files, config keys, generated artifacts and tests changed by release-only commits (the incident)."""
     if state.release is None:
-        return Verdict(rule=WATCHED, ok=True, warning=True, reason=f"{state.release_branch} does not exist")
+        return Verdict(rule=WATCHED, status="warning", reason=f"{state.release_branch} does not exist")
     if state.ahead == 0:
         return Verdict(
             rule=WATCHED,
@@ -322,8 +319,7 @@ def watched_paths_match_master(state: DriftState) -> Verdict:
     if _dev_test_on_tip(state):
         return Verdict(
             rule=WATCHED,
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"dev-test deploy of {state.release.sha[:12]}: {reason}",
             evidence=evidence,
         )

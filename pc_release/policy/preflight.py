@@ -14,6 +14,13 @@ from pc_release.models import PreflightCheck, PreflightReport, PromotionRequest,
 
 _SEVERITY = ("release_blocker", "environment_drift", "local_instability")
 
+# Gate names, listed in the gate registry (policy/gates.py): the blocking gate, and the three checks it summarizes.
+PREFLIGHT_GATE = "local_preflight_gate"
+PLAYWRIGHT_E2E = "playwright_e2e"
+ROLE_AUTHZ_SMOKE = "role_authz_smoke"
+KIND_PARITY = "kind_parity"
+PREFLIGHT_CHECK_NAMES = (PLAYWRIGHT_E2E, ROLE_AUTHZ_SMOKE, KIND_PARITY)
+
 
 def should_run(request: PromotionRequest) -> bool:
     """Whether this promotion runs the local preflight at all."""
@@ -87,11 +94,10 @@ def check_verdict(check: PreflightCheck) -> Verdict:
     if check.status == "passed":
         return Verdict(rule=check.name, ok=True, reason=check.reason, evidence=evidence)
     if check.status == "skipped":
-        return Verdict(rule=check.name, ok=True, warning=True, reason=f"skipped: {check.reason}", evidence=evidence)
+        return Verdict(rule=check.name, status="warning", reason=f"skipped: {check.reason}", evidence=evidence)
     return Verdict(
         rule=check.name,
-        ok=check.classification != "release_blocker" and check.classification is not None,
-        warning=True,
+        status="warning" if check.classification not in (None, "release_blocker") else "failed",
         reason=f"{check.classification or 'release_blocker'}: {check.reason}",
         evidence=evidence,
     )
@@ -107,13 +113,13 @@ def preflight_gate(report: PreflightReport, request: PromotionRequest) -> Verdic
     if report.scope:
         evidence["scope"] = report.scope
     if report.status == "passed":
-        return Verdict(rule="local_preflight_gate", ok=True, reason="local preflight passed", evidence=evidence)
+        return Verdict(rule=PREFLIGHT_GATE, ok=True, reason="local preflight passed", evidence=evidence)
     if report.status == "skipped":
-        return Verdict(rule="local_preflight_gate", ok=True, warning=True, reason=report.reason, evidence=evidence)
+        return Verdict(rule=PREFLIGHT_GATE, status="warning", reason=report.reason, evidence=evidence)
     if request.require_local_preflight:
         scoped = "; a scoped preflight never stands in for the full one" if report.scope else ""
         return Verdict(
-            rule="local_preflight_gate",
+            rule=PREFLIGHT_GATE,
             ok=False,
             reason=f"PLATFORM_CONTROL_REQUIRE_LOCAL_PREFLIGHT=true and local preflight is {report.status}{scoped}: "
             f"{report.reason}",
@@ -125,9 +131,8 @@ def preflight_gate(report: PreflightReport, request: PromotionRequest) -> Verdic
         else ""
     )
     return Verdict(
-        rule="local_preflight_gate",
-        ok=True,
-        warning=True,
+        rule=PREFLIGHT_GATE,
+        status="warning",
         reason=f"local preflight {report.status} (advisory, promotion continues{review}): {report.reason}",
         evidence=evidence,
     )

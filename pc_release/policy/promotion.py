@@ -29,6 +29,15 @@ KEPT_REFS = "refs/pc-release/diverged"
 MODES = ("full", "deploy")
 PROFILES = ("standard", "web-fast")
 
+# Gate names, declared with their rules below and listed in the gate registry (policy/gates.py).
+REACHABLE_FROM_MASTER = "reachable_from_master"
+RELEASE_BRANCH_GUARD = "release_branch_guard"
+MASTER_CI_GREEN = "master_ci_green_on_exact_sha"
+CAN_TRIGGER_PIPELINE = "gitlab_can_trigger_release_pipeline"
+FAILED_SHA_RETRY = "failed_sha_retry"
+CANDIDATE_MATCHES = "candidate_matches_release_branch"
+PLAN_WOULD_PROCEED = "plan_would_proceed"
+
 
 def shown_ref(ref: str) -> str:
     """A ref as messages quote it: repr'd, and cut short, so hostile input is echoed once and briefly."""
@@ -174,24 +183,22 @@ def build_request(
 def reachable_from_master(sha: str, on_master: bool, request: PromotionRequest) -> Verdict:
     """release/platform-control may only point at a SHA already integrated in master."""
     if on_master:
-        return Verdict(rule="reachable_from_master", ok=True, reason=f"{sha} is reachable from master")
+        return Verdict(rule=REACHABLE_FROM_MASTER, ok=True, reason=f"{sha} is reachable from master")
     if request.dev_test:
         return Verdict(
-            rule="reachable_from_master",
-            ok=True,
-            warning=True,
+            rule=REACHABLE_FROM_MASTER,
+            status="warning",
             reason=f"{sha} is not on master: allowed only by the dev-test bypass, recorded as not a release",
         )
     if request.allow_divergence:
         return Verdict(
-            rule="reachable_from_master",
-            ok=True,
-            warning=True,
+            rule=REACHABLE_FROM_MASTER,
+            status="warning",
             reason=f"{sha} is not on master: allowed by PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE "
             "(incident override), recorded as not a release",
         )
     return Verdict(
-        rule="reachable_from_master",
+        rule=REACHABLE_FROM_MASTER,
         ok=False,
         reason=f"{sha} is not reachable from master; integrate the change into master and promote that SHA",
     )
@@ -216,30 +223,28 @@ def release_branch_divergence(
         "release_only_commits": [f"{c.sha} {c.author}: {c.subject}" for c in release_only]
     }
     if not release_only:
-        return Verdict(rule="release_branch_guard", ok=True, reason=f"{release_branch} has no release-only commits")
+        return Verdict(rule=RELEASE_BRANCH_GUARD, ok=True, reason=f"{release_branch} has no release-only commits")
     count = len(release_only)
     kept = f"moving off them keeps them under {KEPT_REFS}/, and the drift audit flags each until master has it"
     if dev_test_tip is not None:
         return Verdict(
-            rule="release_branch_guard",
-            ok=True,
-            warning=True,
+            rule=RELEASE_BRANCH_GUARD,
+            status="warning",
             reason=f"{release_branch} has {count} commit(s) not on master, all from the recorded dev-test deploy of "
             f"{dev_test_tip}: the normal flow follows a dev-test, so {kept}",
             evidence=evidence | {"dev_test_sha": dev_test_tip},
         )
     if request.allow_divergence:
         return Verdict(
-            rule="release_branch_guard",
-            ok=True,
-            warning=True,
+            rule=RELEASE_BRANCH_GUARD,
+            status="warning",
             reason=f"{release_branch} has {count} commit(s) not on master; override in force "
             "(PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true): merge them back to master after the incident; "
             f"{kept}",
             evidence=evidence,
         )
     return Verdict(
-        rule="release_branch_guard",
+        rule=RELEASE_BRANCH_GUARD,
         ok=False,
         reason=f"{release_branch} has {count} commit(s) not reachable from master; merge them into master "
         "first (or set PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true for incident response)",
@@ -267,14 +272,13 @@ def master_ci_green_on_exact_sha(
     """Green CI on master for the exact SHA is the primary promotion gate."""
     if request.dev_test and pipeline is None:
         return Verdict(
-            rule="master_ci_green_on_exact_sha",
-            ok=True,
-            warning=True,
+            rule=MASTER_CI_GREEN,
+            status="warning",
             reason=f"no master pipeline for {sha}: the dev-test bypass does not need one and does not replace it",
         )
     if pipeline is None:
         return Verdict(
-            rule="master_ci_green_on_exact_sha",
+            rule=MASTER_CI_GREEN,
             ok=False,
             reason=f"no {master_branch} pipeline exists for {sha}; CI must be green on the exact SHA",
         )
@@ -285,28 +289,27 @@ def master_ci_green_on_exact_sha(
     }
     if pipeline.sha != sha or pipeline.ref != master_branch:
         return Verdict(
-            rule="master_ci_green_on_exact_sha",
+            rule=MASTER_CI_GREEN,
             ok=False,
             reason=f"pipeline {pipeline.id} ran {pipeline.ref}@{pipeline.sha[:12]}, not {master_branch}@{sha[:12]}",
             evidence=evidence,
         )
     if pipeline.status == "success":
         return Verdict(
-            rule="master_ci_green_on_exact_sha",
+            rule=MASTER_CI_GREEN,
             ok=True,
             reason=f"{master_branch} pipeline {pipeline.id} is green on {sha}",
             evidence=evidence,
         )
     if request.dev_test:
         return Verdict(
-            rule="master_ci_green_on_exact_sha",
-            ok=True,
-            warning=True,
+            rule=MASTER_CI_GREEN,
+            status="warning",
             reason=f"{master_branch} pipeline {pipeline.id} is {pipeline.status}; ignored by the dev-test bypass",
             evidence=evidence,
         )
     return Verdict(
-        rule="master_ci_green_on_exact_sha",
+        rule=MASTER_CI_GREEN,
         ok=False,
         reason=f"{master_branch} pipeline {pipeline.id} for {sha} is {pipeline.status}, not success",
         evidence=evidence,
@@ -345,10 +348,10 @@ def gitlab_can_trigger_release_pipeline(
     """Refuse before the push when the token could never create the release pipeline after it.
 
     `release_branch` is None when the branch does not exist yet (the push creates it)."""
-    rule = "gitlab_can_trigger_release_pipeline"
+    rule = CAN_TRIGGER_PIPELINE
     if access_level is None:
         return Verdict(
-            rule=rule, ok=True, warning=True, reason="GitLab did not report the token's access level; not checked"
+            rule=rule, status="warning", reason="GitLab did not report the token's access level; not checked"
         )
     evidence: dict[str, str | int | bool | list[str]] = {"access_level": access_level}
     if access_level < DEVELOPER_ACCESS:
@@ -384,8 +387,7 @@ def gitlab_can_trigger_release_pipeline(
     if access_level >= MAINTAINER_ACCESS:
         return Verdict(
             rule=rule,
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{release_branch.name} is protected and the token's user may not push to it; GitLab does not say "
             "whether Maintainers may merge into it, so the release pipeline may still be refused after the push",
             evidence=evidence,
@@ -525,38 +527,70 @@ def failed_sha_retry(sha: str, last: PipelineInfo | None, request: PromotionRequ
         evidence["transient_retry_reason"] = reason_given
     if last is None:
         return Verdict(
-            rule="failed_sha_retry", ok=True, reason=f"no earlier release pipeline ran {sha}", evidence=evidence
+            rule=FAILED_SHA_RETRY, ok=True, reason=f"no earlier release pipeline ran {sha}", evidence=evidence
         )
     evidence |= {"last_pipeline_id": last.id, "last_pipeline_url": last.web_url, "last_pipeline_status": last.status}
     if last.status != "failed":
         return Verdict(
-            rule="failed_sha_retry",
+            rule=FAILED_SHA_RETRY,
             ok=True,
             reason=f"the last release pipeline for {sha} ({last.id}) is {last.status}, not failed",
             evidence=evidence,
         )
     if request.dev_test:
         return Verdict(
-            rule="failed_sha_retry",
-            ok=True,
-            warning=True,
+            rule=FAILED_SHA_RETRY,
+            status="warning",
             reason=f"release pipeline {last.id} for {sha} failed; a dev-test deploy may run it again (not a release)",
             evidence=evidence,
         )
     if reason_given:
         return Verdict(
-            rule="failed_sha_retry",
-            ok=True,
-            warning=True,
+            rule=FAILED_SHA_RETRY,
+            status="warning",
             reason=f"release pipeline {last.id} for {sha} failed; retry allowed because the operator states the "
             f"failure was transient infrastructure: {reason_given}",
             evidence=evidence,
         )
     return Verdict(
-        rule="failed_sha_retry",
+        rule=FAILED_SHA_RETRY,
         ok=False,
         reason=f"release pipeline {last.id} for {sha} failed ({last.web_url}); fix the failure on master and "
         "promote the new SHA, or, only if the failure was proven transient infrastructure, retry with "
         "transient_retry_reason stating it",
         evidence=evidence,
+    )
+
+
+def candidate_matches_release_branch(
+    candidate_sha: str | None, remote_sha: str | None, source_sha: str, pushed_sha: str, release_branch: str
+) -> Verdict:
+    """The candidate env just written, the remote release branch and the resolved source are one SHA."""
+    same = candidate_sha == remote_sha == source_sha == pushed_sha
+    return Verdict(
+        rule=CANDIDATE_MATCHES,
+        ok=same,
+        reason=(
+            f"candidate env, {release_branch} and source all point at {source_sha}"
+            if same
+            else f"mismatch: candidate env {candidate_sha}, remote {release_branch} {remote_sha}, source "
+            f"{source_sha}; do not trigger a deploy from this candidate"
+        ),
+        evidence={
+            "candidate_sha": candidate_sha or "",
+            "remote_release_sha": remote_sha or "",
+            "source_sha": source_sha,
+        },
+    )
+
+
+def plan_would_proceed(refusals: Sequence[Verdict]) -> Verdict:
+    """The dry run's own verdict: a plan the promotion would refuse is a warning, never a quiet success."""
+    if not refusals:
+        return Verdict(rule=PLAN_WOULD_PROCEED, ok=True, reason="would proceed: no gate the plan evaluates refuses")
+    return Verdict(
+        rule=PLAN_WOULD_PROCEED,
+        status="warning",
+        reason="would be refused by " + ", ".join(f"{v.rule} ({v.reason})" for v in refusals),
+        evidence={"refused_by": [v.rule for v in refusals]},
     )

@@ -72,16 +72,12 @@ NOT_APPLICABLE = "not applicable: "
 
 
 def _not_applicable(rule: str, reason: str) -> Verdict:
-    return Verdict(rule=rule, ok=True, reason=f"{NOT_APPLICABLE}{reason}")
-
-
-def not_applicable(verdict: Verdict) -> bool:
-    """The check had nothing to judge at this SHA (no runtimes, no schema, ...): it passes, vacuously."""
-    return verdict.ok and verdict.reason.startswith(NOT_APPLICABLE)
+    """The check had nothing to judge at this SHA (no runtimes, no schema, ...): it does not block, nor pass."""
+    return Verdict(rule=rule, status="not_applicable", reason=f"{NOT_APPLICABLE}{reason}")
 
 
 def _not_evaluated(rule: str, reason: str, **evidence: str) -> Verdict:
-    return Verdict(rule=rule, ok=True, warning=True, reason=f"not evaluated: {reason}", evidence=dict(evidence))
+    return Verdict(rule=rule, status="not_evaluated", reason=f"not evaluated: {reason}", evidence=dict(evidence))
 
 
 # --- runtime matrix, publish jobs, digest fan-in -------------------------------------------------------------
@@ -151,8 +147,7 @@ def _runtime_publish_jobs(facts: PublishFacts) -> Verdict:
         evidence["unmatched_publish_jobs"] = facts.unmatched_publish_jobs
         return Verdict(
             rule=rule,
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"every runtime is published or filtered, but {', '.join(facts.unmatched_publish_jobs)} publish "
             f"a runtime that is not in {facts.matrix_file}",
             evidence=evidence,

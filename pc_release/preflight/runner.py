@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from pc_release.errors import InvalidInput, PcReleaseError
 from pc_release.models import PreflightCheck, PreflightReport, PreflightTest, PromotionRequest
-from pc_release.policy.preflight import preflight_not_configured, summarize_preflight
+from pc_release.policy.preflight import (
+    KIND_PARITY,
+    PLAYWRIGHT_E2E,
+    PREFLIGHT_CHECK_NAMES,
+    preflight_not_configured,
+    summarize_preflight,
+)
 from pc_release.preflight.classify import Judgement, judge_command, one_line
 from pc_release.preflight.models import CaseOutcome, CommandResult, ParityResult, SuiteReport
 from pc_release.preflight.parity import Facts, RendererMissing, compare, live_facts, load_overlay, overlay_facts
@@ -29,9 +35,7 @@ from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitClone
 from pc_release.resources.kubernetes import KubernetesResource
 
-KIND_PARITY = "kind_parity"
-PREFLIGHT_CHECK_NAMES = ("playwright_e2e", "role_authz_smoke", KIND_PARITY)
-SCOPED_CHECK = "playwright_e2e"
+SCOPED_CHECK = PLAYWRIGHT_E2E
 _OUTPUT_TAIL = 4000
 _LISTED_TESTS = 20
 

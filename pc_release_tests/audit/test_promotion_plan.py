@@ -1,6 +1,10 @@
 """The plan_promotion job: what a promotion would do, and proof that planning pushes and triggers nothing."""
 
+import dagster as dg
+
 from pc_release.definitions import build_definitions
+from pc_release.defs.audit.assets import PLAN_VERDICT_TAG
+from pc_release.policy.gates import BY_NAME, GATES
 from pc_release.resources.files import CANDIDATE_FILE
 from pc_release_tests.audit.steps import advance_master, green, released_platform
 from pc_release_tests.gitworld import git
@@ -15,6 +19,11 @@ def plan(world, gitlab_url, instance, **config):
     )
     assert result.success
     return result.asset_value("promotion_plan"), result
+
+
+def plan_verdict(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "plan_would_proceed"]
+    return evaluation
 
 
 def gates(promotion_plan) -> dict[str, str]:
@@ -84,12 +93,37 @@ def test_plan_names_the_rules_that_would_refuse(world, gitlab_server, instance):
     git(world.clone, "push", "-q", "origin", f"{feature}:refs/heads/feature")
     before = side_effects(world, gitlab_server)
 
-    refused, _ = plan(world, gitlab_server.url, instance, source_ref="origin/feature")
+    refused, result = plan(world, gitlab_server.url, instance, source_ref="origin/feature")
 
     assert refused.sha == feature and refused.release_sha == released
     assert {v.rule for v in refused.refusals} == {"reachable_from_master", "master_ci_green_on_exact_sha"}
     assert gates(refused)["reachable_from_master"] == "would refuse"
     assert side_effects(world, gitlab_server) == before
+    # The run succeeds (planning worked), but it does not read as a green light: its check warns, naming the
+    # refusing rules, and the run carries the verdict as a tag the Runs list shows.
+    verdict = plan_verdict(result)
+    assert (verdict.passed, verdict.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert "reachable_from_master" in verdict.description and "master_ci_green_on_exact_sha" in verdict.description
+    assert instance.get_run_by_id(result.run_id).tags[PLAN_VERDICT_TAG] == "would-be-refused"
+
+    head = advance_master(world, "fix")
+    green(gitlab_server, head)
+    proceeding, result = plan(world, gitlab_server.url, instance)
+    assert proceeding.would_proceed
+    assert plan_verdict(result).passed
+    assert instance.get_run_by_id(result.run_id).tags[PLAN_VERDICT_TAG] == "would-proceed"
+
+
+def test_plan_lists_every_registered_gate_and_evaluates_those_the_registry_says_it_does(world, gitlab_server, instance):
+    released_platform(world, gitlab_server, instance)
+    green(gitlab_server, advance_master(world, "change"))
+
+    planned, _ = plan(world, gitlab_server.url, instance)
+
+    assert [g.name for g in planned.gates] == [g.name for g in GATES]
+    for gate in planned.gates:
+        evaluated = gate.outcome != "evaluated during the promotion"
+        assert evaluated == BY_NAME[gate.name].planned, gate
 
 
 def test_plan_warns_in_advance_when_the_token_may_not_run_the_release_pipeline(world, instance, monkeypatch):

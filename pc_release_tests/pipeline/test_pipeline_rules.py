@@ -6,6 +6,7 @@ import pytest
 
 from pc_release.models import GITLAB_STATUSES, BridgeInfo, JobInfo, PipelineInfo, PromotionRequest
 from pc_release.policy import promotion as promotion_rules
+from pc_release.policy.gates import CHECKLIST
 from pc_release.policy.pipeline import downstream as downstream_rules
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
@@ -293,14 +294,16 @@ def test_record_status(kind, status, stages, failed_gates, expected):
 
 def test_operator_checklist_names_its_evidence_or_not_checked():
     gates = {
-        "reachable_from_master": record_rules.Gate(name="reachable_from_master", passed=True, description="on master"),
+        "reachable_from_master": record_rules.Gate(
+            name="reachable_from_master", status="passed", description="on master"
+        ),
         "master_ci_green_on_exact_sha": record_rules.Gate(
-            name="master_ci_green_on_exact_sha", passed=False, description="red"
+            name="master_ci_green_on_exact_sha", status="failed", description="red"
         ),
-        "local_preflight_gate": record_rules.Gate(
-            name="local_preflight_gate", passed=True, warning=True, description="adv"
+        "local_preflight_gate": record_rules.Gate(name="local_preflight_gate", status="warning", description="adv"),
+        "runtime_files_present": record_rules.Gate(
+            name="runtime_files_present", status="passed", description="all there"
         ),
-        "runtime_files_present": record_rules.Gate(name="runtime_files_present", passed=True, description="all there"),
     }
     build = stage_rules.StageOutcome(
         stage="build_test",
@@ -330,7 +333,7 @@ def test_operator_checklist_names_its_evidence_or_not_checked():
     assert items["No manual release-only edits pending"].status == "not checked"
     assert items["Generated artifacts required by CI are committed"].evidence == "release pipeline: sdk-check success"
     assert items["Bootstrap/config/runtime files present on the promoted SHA"].evidence.startswith("runtime_files")
-    assert len(items) == len(record_rules.CHECKLIST)
+    assert list(items) == list(CHECKLIST)
 
 
 @pytest.mark.parametrize(

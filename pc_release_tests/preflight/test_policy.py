@@ -113,18 +113,18 @@ def test_repository_without_release_config_is_not_run_and_blocks_only_when_requi
 
 
 @pytest.mark.parametrize(
-    ("check", "ok", "warning"),
+    ("check", "status"),
     [
-        (ok("playwright_e2e"), True, False),
-        (skipped("playwright_e2e"), True, True),
-        (bad("playwright_e2e", "local_instability"), True, True),
-        (bad("playwright_e2e", "environment_drift"), True, True),
-        (bad("playwright_e2e", "release_blocker"), False, True),
+        (ok("playwright_e2e"), "passed"),
+        (skipped("playwright_e2e"), "warning"),
+        (bad("playwright_e2e", "local_instability"), "warning"),
+        (bad("playwright_e2e", "environment_drift"), "warning"),
+        (bad("playwright_e2e", "release_blocker"), "failed"),
     ],
 )
-def test_check_verdict_shows_a_release_blocker_as_an_error_and_noise_as_a_warning(check, ok, warning):
+def test_check_verdict_shows_a_release_blocker_as_an_error_and_noise_as_a_warning(check, status):
     verdict = rules.check_verdict(check)
-    assert (verdict.ok, verdict.warning, verdict.rule) == (ok, warning, check.name)
+    assert (verdict.status, verdict.rule) == (status, check.name)
     if check.classification:
         assert verdict.reason.startswith(f"{check.classification}: ")
         assert verdict.evidence["classification"] == check.classification

@@ -77,13 +77,23 @@ def test_clean_sample_passes_every_readiness_check_and_is_promoted(sample_world,
     out = promote(sample_world, sample_gitlab.url, instance, config=CONFIG)
 
     assert out.success, out.summary.text
+    # No worktree or extra remotes are configured here: those two checks do not apply. They are shown as not
+    # evaluated (a warning naming why), never as passed, and the log counts them apart.
+    unconfigured = ("release_worktree_clean", "source_on_canonical_remotes")
     for name in READINESS_CHECKS:
-        assert out.check(name) is True, f"{name} did not pass\n{out.summary.text}"
+        if name not in unconfigured:
+            assert out.check(name) is True, f"{name} did not pass\n{out.summary.text}"
+    for name in unconfigured:
+        shown = evaluation(out, name)
+        assert (shown.passed, shown.severity) == (False, dg.AssetCheckSeverity.WARN), name
+        assert evidence(out, name)["verdict"] == "not_applicable"
+        assert shown.description.startswith("not applicable: no ")
+        assert f"gate {name}: not evaluated: not applicable: no " in out.summary.text
     assert sample_world.release_sha() == head
     assert [p["sha"] for p in release_pipelines(sample_gitlab)] == [head]
-    # No worktree or extra remotes are configured here: those two checks pass vacuously, and the log says so.
+    passed = len(READINESS_CHECKS) - len(unconfigured)
     assert readiness_log(out, instance) == (
-        f"{len(READINESS_CHECKS)}/{len(READINESS_CHECKS)} readiness checks passed at {head[:12]} (2 not applicable)"
+        f"{passed}/{len(READINESS_CHECKS)} readiness checks passed at {head[:12]} (2 not applicable)"
     )
     assert "4 runtime(s) have publish jobs" in evaluation(out, "runtime_publish_jobs").description
     assert evidence(out, "schema_fresh_database")["applied"] == [
@@ -115,7 +125,10 @@ def test_runtime_without_publish_job_blocks_until_an_intentional_filter_is_decla
     ]
     assert "publish job graph and the digest fan-in together" in evaluation(out, "runtime_publish_jobs").description
     log = readiness_log(out, instance)
-    assert log.startswith(f"{len(READINESS_CHECKS) - 1}/{len(READINESS_CHECKS)} readiness checks passed"), log
+    # One blocks; the worktree and canonical-remote checks do not apply here, so they are not counted as passed.
+    passed = len(READINESS_CHECKS) - 3
+    assert log.startswith(f"{passed}/{len(READINESS_CHECKS)} readiness checks passed"), log
+    assert "(2 not applicable)" in log, log
     assert "runtime_publish_jobs BLOCKS: " in log and "metrics" in log, log
 
     edit(
@@ -407,10 +420,10 @@ def test_pending_release_only_edits_in_the_release_worktree_block(world, gitlab_
     pending = evidence(out, "release_worktree_clean")
     assert pending["uncommitted"] == ["?? hotfix.py"]
     assert [commit.split(" ", 1)[1] for commit in pending["unpushed"]] == ["release-only tweak"]
-    # A repository without .pc-release.yaml, Dockerfiles or schema: those checks do not apply, they pass.
+    # A repository without .pc-release.yaml, Dockerfiles or schema: those checks do not apply, and say so.
     text = out.summary.text
-    assert "gate runtime_publish_jobs: passed: not applicable: no runtimes declared" in text
-    assert "gate schema_fresh_database: passed: not applicable: no schema file (db_schema_v1.sql absent" in text
+    assert "gate runtime_publish_jobs: not evaluated: not applicable: no runtimes declared" in text
+    assert "gate schema_fresh_database: not evaluated: not applicable: no schema file (db_schema_v1.sql absent" in text
 
     (release_worktree / "hotfix.py").unlink()
     git(release_worktree, "reset", "-q", "--hard", "origin/release/platform-control")

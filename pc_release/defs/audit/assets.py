@@ -7,13 +7,25 @@ import dagster as dg
 from pydantic import Field
 
 from pc_release.defs.audit.drift import read_drift_state
-from pc_release.defs.audit.plan import build_plan, promotion_gate_specs, render_plan
+from pc_release.defs.audit.plan import build_plan, render_plan
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.audit.records import last_promotion
-from pc_release.defs.promotion.assets import check_result
 from pc_release.defs.promotion.config import PromotionConfig
+from pc_release.defs.verdicts import check_result
 from pc_release.models import Verdict
-from pc_release.policy.audit import AUDIT_RULES, DEV_TEST, DriftState, audit_verdicts, describe_commit
+from pc_release.policy.audit import (
+    AUDIT_RULES,
+    BEHIND,
+    DEV_TEST,
+    GUARD,
+    KEPT,
+    RECORD,
+    WATCHED,
+    DriftState,
+    audit_verdicts,
+    describe_commit,
+)
+from pc_release.policy.promotion import PLAN_WOULD_PROCEED, plan_would_proceed
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
@@ -22,14 +34,14 @@ from pc_release.resources.policy import ReleasePolicyResource
 GROUP = "audit"
 
 _AUDIT_DESCRIPTIONS = {
-    "release_branch_guard": "No commits on the release branch that master lacks (SHAs, authors, subjects).",
-    "release_behind_master": "How many master commits are not released, and the age of the promoted SHA.",
-    "dev_test_follow_up": "A dev-test SHA on the release branch is merged fast-forward to master, promoted and "
+    GUARD: "No commits on the release branch that master lacks (SHAs, authors, subjects).",
+    BEHIND: "How many master commits are not released, and the age of the promoted SHA.",
+    DEV_TEST: "A dev-test SHA on the release branch is merged fast-forward to master, promoted and "
     "deployed standard within the configured bound.",
-    "release_matches_record": "The release tip is the SHA pc-release last recorded promoting.",
-    "watched_paths_match_master": "Runtime files, config keys, generated artifacts and tests declared in "
+    RECORD: "The release tip is the SHA pc-release last recorded promoting.",
+    WATCHED: "Runtime files, config keys, generated artifacts and tests declared in "
     ".pc-release.yaml are not lost or changed by release-only commits.",
-    "diverged_commits_on_master": "Commits a promotion moved the release branch off, kept under "
+    KEPT: "Commits a promotion moved the release branch off, kept under "
     "refs/pc-release/diverged/, are on master (the same commit or a cherry-pick of it).",
 }
 
@@ -114,7 +126,20 @@ class PlanConfig(PromotionConfig):
     dev_test: bool = Field(default=False, description="Plan the dev-test bypass instead of a release.")
 
 
-@dg.asset(group_name=GROUP, kinds={"git", "gitlab"})
+PLAN_VERDICT_TAG = "pc-release/plan-verdict"
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"git", "gitlab"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            PLAN_WOULD_PROCEED,
+            asset="promotion_plan",
+            description="The planned promotion would proceed; a warning names the gates that would refuse it.",
+        )
+    ],
+)
 def promotion_plan(
     context: dg.AssetExecutionContext,
     config: PlanConfig,
@@ -124,23 +149,23 @@ def promotion_plan(
     policy: ReleasePolicyResource,
 ):
     """What promote_release (or dev_test_deploy) would do for this request; pushes and triggers nothing."""
-    # Imported here: the wiring module imports this domain, and the plan needs every domain's gates.
-    from pc_release.definitions import DOMAINS
-
     request = config.to_request(dev_test=config.dev_test, policy=policy)
     plan = build_plan(
         request,
         GitReads(git.clone()),
         gitlab,
-        promotion_gate_specs(domain.defs for domain in DOMAINS),
         release_files.dist_dir,
         context.instance,
         last_promotion(context.instance, release_files),
     )
-    verdict = (
-        "would proceed" if plan.would_proceed else "would be refused by " + ", ".join(v.rule for v in plan.refusals)
+    verdict = plan_would_proceed(plan.refusals)
+    # On the run too: the Runs list shows whether a dry run would have been refused without opening it.
+    context.instance.add_run_tags(
+        context.run.run_id, {PLAN_VERDICT_TAG: "would-proceed" if plan.would_proceed else "would-be-refused"}
     )
-    context.log.info(f"plan for {request.source_ref} -> {plan.sha}: {verdict}")
+    (context.log.info if plan.would_proceed else context.log.warning)(
+        f"plan for {request.source_ref} -> {plan.sha}: {verdict.reason}"
+    )
     return dg.MaterializeResult(
         value=plan,
         metadata={
@@ -156,4 +181,5 @@ def promotion_plan(
             "pipeline_variables": dg.MetadataValue.json(plan.pipeline_variables),
             "plan": dg.MetadataValue.md(render_plan(plan)),
         },
+        check_results=[check_result(verdict, "promotion_plan")],
     )

@@ -8,7 +8,8 @@ dev_test_follow_up: on `release_pipeline`, so a dev-test deploy's run states the
 import dagster as dg
 
 from pc_release.defs.audit.reads import GitReads
-from pc_release.defs.promotion.assets import check_result
+from pc_release.defs.gates import asset_check_args
+from pc_release.defs.verdicts import check_result
 from pc_release.errors import ConfigurationError
 from pc_release.models import ReleasePipeline, SourceCommit, Verdict
 from pc_release.policy.audit import DEV_TEST, dev_test_deployed
@@ -48,23 +49,12 @@ def web_fast_verdict(source: SourceCommit, reads: GitReads, changed_paths: list[
     return verdict.model_copy(update={"evidence": {**verdict.evidence, "release_config": origin}})
 
 
-@dg.asset_check(
-    asset="source_commit",
-    name=RULE,
-    blocking=True,
-    description="PLATFORM_CONTROL_RELEASE_PROFILE=web-fast only when every path changed since the released SHA "
-    "is under the release config's web_only_paths.",
-)
+@dg.asset_check(**asset_check_args(RULE))
 def web_fast_eligible_check(source_commit: SourceCommit, git: GitResource) -> dg.AssetCheckResult:
     return check_result(web_fast_verdict(source_commit, GitReads(git.clone())), "source_commit")
 
 
-@dg.asset_check(
-    asset="release_pipeline",
-    name=DEV_TEST,
-    description="A dev-test deploy is not a release: merge fast-forward to master, promote that exact SHA, deploy "
-    "standard.",
-)
+@dg.asset_check(**asset_check_args(DEV_TEST))
 def dev_test_follow_up_check(release_pipeline: ReleasePipeline, git: GitResource) -> dg.AssetCheckResult:
     verdict = dev_test_deployed(
         release_pipeline.kind,

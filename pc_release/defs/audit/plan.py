@@ -7,20 +7,18 @@ branch's protection), and evaluates the promotion's own policy rules on what it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 import dagster as dg
 from pydantic import Field
 
 from pc_release.defs.audit.checks import web_fast_verdict
 from pc_release.defs.audit.reads import GitReads
-from pc_release.defs.promotion.assets import GROUP as PROMOTION_GROUP
 from pc_release.defs.promotion.assets import request_id, token_gate
 from pc_release.defs.promotion.history import previous_release
 from pc_release.models import CommitInfo, PromotionRequest, Record, SourceCommit, Verdict
 from pc_release.policy import promotion as rules
 from pc_release.policy.audit import LastPromotion, dev_test_tip
-from pc_release.policy.preflight import preflight_gate, preflight_not_run
+from pc_release.policy.gates import GATES
+from pc_release.policy.preflight import PREFLIGHT_GATE, preflight_gate, preflight_not_run
 from pc_release.resources.files import CANDIDATE_FILE, ReleaseFilesResource
 from pc_release.resources.gitlab import GitLabResource
 
@@ -67,23 +65,6 @@ class PromotionPlan(Record):
         return not self.refusals
 
 
-def promotion_gate_specs(domains: Iterable[dg.Definitions]) -> list[dg.AssetCheckSpec]:
-    """Every asset check the promotion jobs run: the checks on assets of the promotion group, in lineage order."""
-    definitions = [d for defs in domains for d in [*(defs.assets or []), *(defs.asset_checks or [])]]
-    order: list[dg.AssetKey] = []
-    for definition in definitions:
-        if isinstance(definition, dg.AssetsDefinition):
-            order += [k for k, g in definition.group_names_by_key.items() if g == PROMOTION_GROUP]
-    specs = [
-        spec
-        for definition in definitions
-        if isinstance(definition, dg.AssetsDefinition)
-        for spec in definition.check_specs
-        if spec.asset_key in order
-    ]
-    return sorted(specs, key=lambda spec: order.index(spec.asset_key))
-
-
 def _preflight_note(request: PromotionRequest) -> tuple[Verdict | None, str]:
     """The plan never runs the preflight (it executes test suites); it states how its result will be treated."""
     report = preflight_not_run(request)
@@ -94,24 +75,31 @@ def _preflight_note(request: PromotionRequest) -> tuple[Verdict | None, str]:
     return None, "advisory: a failure is reported and the promotion continues"
 
 
-def _gates(
-    specs: Sequence[dg.AssetCheckSpec], verdicts: dict[str, Verdict], notes: dict[str, str]
-) -> list[PlannedGate]:
+_PLANNED_OUTCOMES = {
+    "passed": "would pass",
+    "warning": "would warn",
+    "failed": "would refuse",
+    "not_applicable": "would not be evaluated",
+    "not_evaluated": "would not be evaluated",
+}
+
+
+def _gates(verdicts: dict[str, Verdict], notes: dict[str, str]) -> list[PlannedGate]:
+    """Every gate of the registry, in lineage order: those the plan evaluates with its verdict, the others as
+    evaluated during the promotion (with a note on how, where the plan knows)."""
     gates = []
-    for spec in specs:
-        verdict = verdicts.get(spec.name)
+    for gate in GATES:
+        verdict = verdicts.get(gate.name)
         if verdict is None:
-            outcome, reason = "evaluated during the promotion", notes.get(spec.name, "")
-        elif not verdict.ok:
-            outcome, reason = "would refuse", verdict.reason
+            outcome, reason = "evaluated during the promotion", notes.get(gate.name, "")
         else:
-            outcome, reason = ("would warn" if verdict.warning else "would pass"), verdict.reason
+            outcome, reason = _PLANNED_OUTCOMES[verdict.status], verdict.reason
         gates.append(
             PlannedGate(
-                name=spec.name,
-                asset=spec.asset_key.to_user_string(),
-                blocking=spec.blocking,
-                description=spec.description or "",
+                name=gate.name,
+                asset=gate.asset,
+                blocking=gate.blocking,
+                description=gate.description,
                 outcome=outcome,
                 reason=reason,
             )
@@ -123,7 +111,6 @@ def build_plan(
     request: PromotionRequest,
     reads: GitReads,
     gitlab: GitLabResource,
-    gate_specs: Sequence[dg.AssetCheckSpec],
     dist_dir: str,
     instance: dg.DagsterInstance,
     last: LastPromotion | None,
@@ -196,7 +183,7 @@ def build_plan(
         commits_dropped_shown=reads.log(f"{sha}..{base}", COMMITS_SHOWN) if dropped else [],
         files_changed=len(changes),
         files_shown=[FileChange(status=status, path=path) for status, path in changes[:FILES_SHOWN]],
-        gates=_gates(gate_specs, {v.rule: v for v in verdicts}, {"local_preflight_gate": preflight_note}),
+        gates=_gates({v.rule: v for v in verdicts}, {PREFLIGHT_GATE: preflight_note}),
         pipeline_variables=variables,
         actions=actions,
         refusals=[v for v in verdicts if not v.ok],

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from pc_release.defs.pipeline.record import RECORD_FILE
+from pc_release.defs.verdicts import plain_metadata
 from pc_release.policy.audit import LastPromotion, dev_test_tip
 from pc_release.policy.promotion import FULL_SHA
 from pc_release.policy.release_state import LastOutcome, outcome_of
@@ -22,7 +23,6 @@ RECORD_ASSETS = ("release_record", "release_pipeline", "release_branch")
 
 
 def _text(value: object) -> str | None:
-    value = getattr(value, "value", value)
     return None if value is None else str(value)
 
 
@@ -44,7 +44,7 @@ def from_instance(instance: dg.DagsterInstance) -> list[LastPromotion]:
         event = instance.get_latest_materialization_event(dg.AssetKey(name))
         if event is None or event.asset_materialization is None:
             continue
-        meta = event.asset_materialization.metadata
+        meta = plain_metadata(event.asset_materialization.metadata)
         promotion = _promotion(
             _text(meta.get("sha")),
             _text(meta.get("kind")),

@@ -7,9 +7,10 @@ evaluates them again against GitLab for the pipeline the asset last reported.
 
 import dagster as dg
 
+from pc_release.defs.gates import asset_check_args
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
 from pc_release.defs.pipeline.watch import WatchedPipeline, final_verdict, observe, read_new_digests, stage_verdicts
-from pc_release.defs.promotion.assets import check_result
+from pc_release.defs.verdicts import check_result, plain_metadata
 from pc_release.errors import GitLabError
 from pc_release.models import SourceCommit, Verdict
 from pc_release.policy import promotion as promotion_rules
@@ -17,12 +18,7 @@ from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
 
 
-@dg.asset_check(
-    asset="source_commit",
-    blocking=True,
-    description="Do not retry a SHA whose last release pipeline failed, unless the operator states the failure was "
-    "transient infrastructure (transient_retry_reason, recorded).",
-)
+@dg.asset_check(**asset_check_args(promotion_rules.FAILED_SHA_RETRY))
 def failed_sha_retry(source_commit: SourceCommit, gitlab: GitLabResource) -> dg.AssetCheckResult:
     """One GitLab request: the newest release-branch pipeline that ran this exact SHA."""
     last = gitlab.latest_pipelines(gitlab.release_branch, per_page=1, sha=source_commit.sha)
@@ -77,8 +73,8 @@ def _verdict(
     latest = instance.get_latest_materialization_event(key.asset_key)
     materialization = latest.asset_materialization if latest else None
     if materialization is None or "pipeline_id" not in materialization.metadata:
-        return Verdict(rule=key.name, ok=False, warning=True, reason=f"{asset} has no reported pipeline to check")
-    meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        return Verdict(rule=key.name, status="not_evaluated", reason=f"{asset} has no reported pipeline to check")
+    meta = plain_metadata(materialization.metadata)
     watched = WatchedPipeline(
         pipeline_id=int(meta["pipeline_id"]),
         sha=str(meta["sha"]),
@@ -94,14 +90,14 @@ def _verdict(
     if cluster.configured and observation.stage("remote_validation").ran:
         watched.conformance = cluster.conformance(observation.digests(), observation.config)
     if key.name == "runtime_image_conformance":
-        return watched.conformance or Verdict(rule=key.name, ok=True, warning=True, reason=NOT_CONFIGURED)
+        return watched.conformance or Verdict(rule=key.name, status="warning", reason=NOT_CONFIGURED)
     if asset == "release_record":
         return final_verdict(observation)
     found = [v for v in stage_verdicts(observation, asset) if v.rule == key.name]
     if found:
         return found[0]
     status = observation.stage(asset).status
-    return Verdict(rule=key.name, ok=True, warning=True, reason=f"{asset} is {status}: nothing to check")
+    return Verdict(rule=key.name, status="warning", reason=f"{asset} is {status}: nothing to check")
 
 
 @dg.multi_asset_check(
@@ -118,12 +114,4 @@ def recheck_release_pipeline(
 ):
     for key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         verdict = _verdict(context.instance, key, gitlab, git, release_cluster)
-        result = check_result(verdict, key.asset_key.to_user_string())
-        yield dg.AssetCheckResult(
-            asset_key=key.asset_key,
-            check_name=key.name,
-            passed=result.passed,
-            severity=result.severity,
-            description=result.description,
-            metadata=result.metadata,
-        )
+        yield check_result(verdict, key.asset_key.to_user_string())

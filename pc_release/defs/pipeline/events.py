@@ -1,5 +1,5 @@
 """Dagster events for what release_pipeline_sensor observed: stage and runtime digest materializations with the
-jobs, statuses, durations and GitLab URLs in metadata, and check evaluations rendered from policy verdicts."""
+jobs, statuses, durations and GitLab URLs in metadata."""
 
 from __future__ import annotations
 
@@ -9,23 +9,7 @@ from typing import Any
 import dagster as dg
 
 from pc_release.defs.pipeline.watch import Observation
-from pc_release.models import Verdict
 from pc_release.policy.pipeline import stages as stage_rules
-
-
-def check_evaluation(verdict: Verdict, asset: str) -> dg.AssetCheckEvaluation:
-    """A policy verdict as a check evaluation; warnings pass with WARN severity visible, as promotion gates do."""
-    metadata: dict[str, Any] = {"rule": verdict.rule, "reason": verdict.reason}
-    for key, value in verdict.evidence.items():
-        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
-    return dg.AssetCheckEvaluation(
-        asset_key=dg.AssetKey(asset),
-        check_name=verdict.rule,
-        passed=verdict.ok and not verdict.warning,
-        severity=dg.AssetCheckSeverity.WARN if verdict.ok else dg.AssetCheckSeverity.ERROR,
-        description=verdict.reason,
-        metadata=metadata,
-    )
 
 
 def pipeline_metadata(observation: Observation) -> dict[str, Any]:

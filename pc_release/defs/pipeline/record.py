@@ -10,21 +10,17 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from pc_release.defs.pipeline.watch import Observation, pipeline_gate_verdicts
-from pc_release.models import Verdict
+from pc_release.defs.verdicts import evaluation_status, plain_metadata, shown_as
+from pc_release.policy.gates import GATES
 from pc_release.policy.pipeline import gates as gate_rules
 from pc_release.policy.pipeline import record as record_rules
 from pc_release.policy.pipeline import stages as stage_rules
+from pc_release.policy.preflight import PREFLIGHT_GATE
+from pc_release.policy.promotion import FAILED_SHA_RETRY
 
 RECORD_FILE = "platform-control-release-record-{pipeline_id}.json"
-# Promotion gates in lineage order; the record lists them first, as the operator met them.
-PROMOTION_GATES = (
-    "reachable_from_master",
-    "release_branch_guard",
-    "failed_sha_retry",
-    "master_ci_green_on_exact_sha",
-    "local_preflight_gate",
-    "candidate_matches_release_branch",
-)
+# Promotion gates in lineage order (the gate registry's); the record lists them first, as the operator met them.
+PROMOTION_GATES = tuple(gate.name for gate in GATES)
 
 
 class PromotionEvidence(BaseModel):
@@ -39,10 +35,6 @@ class PromotionEvidence(BaseModel):
         return self.metadata.get(asset, {}).get(key, default)
 
 
-def _plain(value: Any) -> Any:
-    return getattr(value, "value", value)
-
-
 def promotion_evidence(instance: dg.DagsterInstance, run_id: str | None) -> PromotionEvidence:
     """Read the promotion run's materializations and check evaluations back from the event log."""
     evidence = PromotionEvidence(run_id=run_id)
@@ -55,19 +47,13 @@ def promotion_evidence(instance: dg.DagsterInstance, run_id: str | None) -> Prom
             continue
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
-            evidence.metadata[materialization.asset_key.to_user_string()] = {
-                key: _plain(value) for key, value in materialization.metadata.items()
-            }
+            evidence.metadata[materialization.asset_key.to_user_string()] = plain_metadata(materialization.metadata)
         else:
             check = event.event_specific_data
-            warning = not check.passed and check.severity == dg.AssetCheckSeverity.WARN
             evidence.gates[check.check_name] = record_rules.Gate(
-                name=check.check_name,
-                passed=check.passed or warning,
-                warning=warning,
-                description=check.description or "",
+                name=check.check_name, status=evaluation_status(check), description=check.description or ""
             )
-            evidence.gate_metadata[check.check_name] = {k: _plain(v) for k, v in check.metadata.items()}
+            evidence.gate_metadata[check.check_name] = plain_metadata(check.metadata)
     return evidence
 
 
@@ -134,14 +120,6 @@ class ReleaseRecord(BaseModel):
     notes: list[str]
 
 
-def _outcome(verdict: Verdict) -> str:
-    return "failed" if not verdict.ok else "warning" if verdict.warning else "passed"
-
-
-def _gate_outcome(gate: record_rules.Gate) -> str:
-    return "warning" if gate.warning else "passed" if gate.passed else "failed"
-
-
 def _stage_gate(stage: stage_rules.StageOutcome) -> GateRecord:
     outcome = {
         "passed": "passed",
@@ -202,29 +180,29 @@ def build_record(
             gates.append(GateRecord(name=name, outcome="not checked", detail="not evaluated by the promotion run"))
             continue
         detail = gate.description
-        if name == "local_preflight_gate":
+        if name == PREFLIGHT_GATE:
             status = evidence.value("local_preflight", "status", "?")
             classes = evidence.value("local_preflight", "classifications")
             detail = f"local preflight {status}" + (f" (classification: {classes})" if classes else "") + f": {detail}"
-        gates.append(GateRecord(name=name, outcome=_gate_outcome(gate), detail=detail))
+        gates.append(GateRecord(name=name, outcome=shown_as(gate.status), detail=detail))
     extra_gates = sorted(set(evidence.gates) - set(PROMOTION_GATES))
     gates += [
-        GateRecord(name=n, outcome=_gate_outcome(evidence.gates[n]), detail=evidence.gates[n].description)
+        GateRecord(name=n, outcome=shown_as(evidence.gates[n].status), detail=evidence.gates[n].description)
         for n in extra_gates
     ]
     gates += [_stage_gate(stage) for stage in stages]
     pipeline_gates = pipeline_gate_verdicts(observation)
-    gates += [GateRecord(name=v.rule, outcome=_outcome(v), detail=v.reason) for v in pipeline_gates]
+    gates += [GateRecord(name=v.rule, outcome=shown_as(v.status), detail=v.reason) for v in pipeline_gates]
     if watched.conformance is None:
         gates.append(GateRecord(name="runtime_image_conformance", outcome="not checked", detail=conformance_note))
     failed = [v.rule for v in pipeline_gates if not v.ok]
     final = record_rules.final_validation(watched.kind, pipeline, stages, failed, observation.downstream)
-    gates.append(GateRecord(name=final.rule, outcome=_outcome(final), detail=final.reason))
+    gates.append(GateRecord(name=final.rule, outcome=shown_as(final.status), detail=final.reason))
     not_run = [f"runtime {r}" for r in observation.plan.not_run_by_profile]
     not_run += [item for stage in stages for item in stage.not_run_by_profile if not item.startswith("publish")]
     not_run += [f"stage {s.stage}" for s in stages if s.status == "not_run_by_profile"]
     preflight = {k: str(v) for k, v in evidence.metadata.get("local_preflight", {}).items() if v not in (None, "", {})}
-    reason = evidence.gate_metadata.get("failed_sha_retry", {}).get("transient_retry_reason")
+    reason = evidence.gate_metadata.get(FAILED_SHA_RETRY, {}).get("transient_retry_reason")
     return ReleaseRecord(
         status=record_rules.record_status(watched.kind, pipeline.status, stages, failed, observation.downstream),
         kind=watched.kind,

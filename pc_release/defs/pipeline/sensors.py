@@ -26,6 +26,7 @@ from pc_release.defs.pipeline.watch import (
     read_new_digests,
     stage_verdicts,
 )
+from pc_release.defs.verdicts import check_evaluation, plain_metadata
 from pc_release.errors import GitLabError
 from pc_release.policy.pipeline.stages import StageOutcome
 from pc_release.resources.files import ReleaseFilesResource
@@ -64,7 +65,7 @@ def _metadata(record: dg.EventLogRecord) -> dict:
     materialization = record.asset_materialization
     if materialization is None:
         return {}
-    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+    return plain_metadata(materialization.metadata)
 
 
 def _new_release_pipelines(instance: dg.DagsterInstance, cursor: SensorCursor) -> list[dg.EventLogRecord]:
@@ -145,10 +146,10 @@ def stage_events(
             watched.emitted[stage.stage] = signature
             if stage.ran:
                 out.append(events.stage_materialization(observation, stage, failed_job_logs(stage, gitlab)))
-            out += [events.check_evaluation(v, stage.stage) for v in stage_verdicts(observation, stage.stage)]
+            out += [check_evaluation(v, stage.stage) for v in stage_verdicts(observation, stage.stage)]
             if stage.stage == "remote_validation" and stage.ran and cluster.configured:
                 watched.conformance = cluster.conformance(observation.digests(), observation.config)
-                out.append(events.check_evaluation(watched.conformance, stage.stage))
+                out.append(check_evaluation(watched.conformance, stage.stage))
         if stage.stage == "package" and stage.ran:
             out += _digest_events(observation)
     return out
@@ -210,7 +211,7 @@ def record_events(
             "not_run_by_profile": dg.MetadataValue.json(record.not_run_by_profile),
         },
     )
-    return [materialization, events.check_evaluation(final, "release_record")]
+    return [materialization, check_evaluation(final, "release_record")]
 
 
 @dg.sensor(

@@ -8,35 +8,30 @@ from typing import Any
 
 import dagster as dg
 
-from pc_release.defs.promotion.assets import GROUP, check_result
+from pc_release.defs.gates import check_specs
+from pc_release.defs.promotion.assets import GROUP
+from pc_release.defs.verdicts import check_result
 from pc_release.models import PreflightCheck, PreflightReport, PreflightTest, SourceCommit
-from pc_release.policy.preflight import check_verdict, preflight_gate, preflight_not_run, should_run
-from pc_release.preflight.runner import PREFLIGHT_CHECK_NAMES, run_local_preflight
+from pc_release.policy.preflight import (
+    PREFLIGHT_CHECK_NAMES,
+    check_verdict,
+    preflight_gate,
+    preflight_not_run,
+    should_run,
+)
+from pc_release.preflight.runner import run_local_preflight
 from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.kubernetes import KubernetesResource
 
 ASSET = "local_preflight"
-CHECK_DESCRIPTIONS = {
-    "playwright_e2e": "The frontend's full Playwright e2e suite (admin route guard, platform roles, audit log).",
-    "role_authz_smoke": "Platform-role bind/list/revoke authz and the admin audit-log read path.",
-    "kind_parity": "The kind overlay (and, with a kube context, the live kind cluster) mirrors platform-control.",
-}
 
 
 @dg.asset(
     group_name=GROUP,
     deps=["master_ci"],
     kinds={"python"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "local_preflight_gate",
-            asset=ASSET,
-            blocking=True,
-            description="Advisory by default; blocks only under PLATFORM_CONTROL_REQUIRE_LOCAL_PREFLIGHT=true.",
-        ),
-        *(dg.AssetCheckSpec(name, asset=ASSET, description=text) for name, text in CHECK_DESCRIPTIONS.items()),
-    ],
+    check_specs=check_specs(ASSET),
 )
 def local_preflight(
     context: dg.AssetExecutionContext,
@@ -72,7 +67,6 @@ def _not_run(name: str, report: PreflightReport) -> PreflightCheck:
 
 
 def _check_result(check: PreflightCheck) -> dg.AssetCheckResult:
-    base = check_result(check_verdict(check), ASSET)
     metadata: dict[str, Any] = {
         "duration_seconds": check.duration_seconds,
         **{f"count_{key}": value for key, value in check.counts.items()},
@@ -90,14 +84,7 @@ def _check_result(check: PreflightCheck) -> dg.AssetCheckResult:
         metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
     if check.output_tail and check.status == "failed":
         metadata["output_tail"] = dg.MetadataValue.md(f"```\n{check.output_tail[-2000:]}\n```")
-    return dg.AssetCheckResult(
-        check_name=base.check_name,
-        asset_key=base.asset_key,
-        passed=base.passed,
-        severity=base.severity,
-        description=base.description,
-        metadata={**base.metadata, **metadata},
-    )
+    return check_result(check_verdict(check), ASSET, metadata)
 
 
 def _tests_table(tests: list[PreflightTest]) -> str:

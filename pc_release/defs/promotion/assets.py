@@ -10,10 +10,12 @@ import dagster as dg
 
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.audit.records import recorded_dev_test
+from pc_release.defs.gates import check_specs
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
 from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
 from pc_release.defs.promotion.guard import require_promotion_run
 from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
+from pc_release.defs.verdicts import check_result
 from pc_release.errors import GitLabError, PromotionBlocked
 from pc_release.models import (
     MasterCi,
@@ -35,21 +37,6 @@ GROUP = "promotion"
 GATED_UPSTREAM = ("source_commit", "master_ci", "local_preflight", "release_readiness")
 
 
-def check_result(verdict: Verdict, asset: str) -> dg.AssetCheckResult:
-    """Render a policy verdict as a Dagster check result; warnings pass but stay visible."""
-    metadata: dict[str, dg.RawMetadataValue] = {"rule": verdict.rule, "reason": verdict.reason}
-    for key, value in verdict.evidence.items():
-        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, list) else value
-    return dg.AssetCheckResult(
-        check_name=verdict.rule,
-        asset_key=asset,
-        passed=verdict.ok and not verdict.warning,
-        severity=dg.AssetCheckSeverity.WARN if verdict.ok else dg.AssetCheckSeverity.ERROR,
-        description=verdict.reason,
-        metadata=metadata,
-    )
-
-
 def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
     run = instance.get_run_by_id(run_id)
     return run is None or run.is_finished
@@ -66,21 +53,10 @@ def _fail_abandoned_run(context: dg.AssetExecutionContext, run_id: str) -> None:
     context.log.warning(f"run {run_id} died holding the promotion lock; this run took it over")
 
 
-def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
-
-
 @dg.asset(
     group_name=GROUP,
     kinds={"git"},
-    check_specs=[
-        _gate("reachable_from_master", "source_commit", "The SHA is already integrated in master."),
-        _gate(
-            "release_branch_guard",
-            "source_commit",
-            "The release branch has no commits that master lacks (they would be dropped silently).",
-        ),
-    ],
+    check_specs=check_specs("source_commit"),
 )
 def source_commit(
     context: dg.AssetExecutionContext,
@@ -153,14 +129,7 @@ def token_gate(gitlab: GitLabResource) -> Verdict:
 @dg.asset(
     group_name=GROUP,
     kinds={"gitlab"},
-    check_specs=[
-        _gate("master_ci_green_on_exact_sha", "master_ci", "Green master CI on the exact SHA: the primary gate."),
-        _gate(
-            "gitlab_can_trigger_release_pipeline",
-            "master_ci",
-            "The token may run pipelines, so a push is never left without its release pipeline.",
-        ),
-    ],
+    check_specs=check_specs("master_ci"),
 )
 def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource):
     """The master pipeline that ran on exactly the promoted SHA."""
@@ -270,13 +239,7 @@ def candidate_values(source: SourceCommit, master: MasterCi, preflight: Prefligh
 @dg.asset(
     group_name=GROUP,
     kinds={"file"},
-    check_specs=[
-        _gate(
-            "candidate_matches_release_branch",
-            "release_candidate",
-            "The candidate env's SHA, the remote release branch and the resolved source SHA are one SHA.",
-        )
-    ],
+    check_specs=check_specs("release_candidate"),
 )
 def release_candidate(
     context: dg.AssetExecutionContext,
@@ -294,23 +257,10 @@ def release_candidate(
     )
     on_disk = (release_files.read_candidate() or {}).get("PLATFORM_CONTROL_RELEASE_SHA")
     remote = git.clone().remote_release_sha()
-    same = on_disk == remote == source_commit.sha == release_branch.sha
-    verdict = Verdict(
-        rule="candidate_matches_release_branch",
-        ok=same,
-        reason=(
-            f"candidate env, {git.release_branch} and source all point at {source_commit.sha}"
-            if same
-            else f"mismatch: candidate env {on_disk}, remote {git.release_branch} {remote}, source "
-            f"{source_commit.sha}; do not trigger a deploy from this candidate"
-        ),
-        evidence={
-            "candidate_sha": on_disk or "",
-            "remote_release_sha": remote or "",
-            "source_sha": source_commit.sha,
-        },
+    verdict = rules.candidate_matches_release_branch(
+        on_disk, remote, source_commit.sha, release_branch.sha, git.release_branch
     )
-    if not same:
+    if not verdict.ok:
         withdraw_candidate(release_files)
     return dg.MaterializeResult(
         value=candidate,

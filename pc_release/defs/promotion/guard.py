@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PROMOTE_JOB, PROMOTION_TAG
+from pc_release.defs.verdicts import plain_metadata
 from pc_release.errors import PromotionBlocked
-from pc_release.reporting import plain_metadata
 
 PROMOTION_JOBS = (PROMOTE_JOB, DEV_TEST_JOB)
 RULE_JOB = "promotion-job-only"

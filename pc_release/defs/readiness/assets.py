@@ -4,11 +4,12 @@ other, so a multiprocess run executes them side by side and the push waits for b
 
 import dagster as dg
 
-from pc_release.defs.promotion.assets import GROUP, check_result, request_id
+from pc_release.defs.gates import check_specs
+from pc_release.defs.promotion.assets import GROUP, request_id
 from pc_release.defs.readiness.resources import ReadinessResource
+from pc_release.defs.verdicts import check_result, shown_as
 from pc_release.models import SourceCommit
 from pc_release.policy import promotion as promotion_rules
-from pc_release.policy.readiness import READINESS_CHECKS, not_applicable
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
 from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitResource
@@ -22,10 +23,7 @@ ASSET = "release_readiness"
     # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
     deps=["master_ci"],
     kinds={"git", "postgres"},
-    check_specs=[
-        dg.AssetCheckSpec(name, asset=ASSET, blocking=True, description=description)
-        for name, description in READINESS_CHECKS.items()
-    ],
+    check_specs=check_specs(ASSET),
 )
 def release_readiness(
     context: dg.AssetExecutionContext,
@@ -55,8 +53,8 @@ def release_readiness(
     # Each check's reason is in its own check result; the log names only what needs a reader's attention.
     # (Every log line is one more event-log write in Dagster's storage: 13 lines cost a promotion ~90 ms.)
     flagged = [verdict for verdict in report.verdicts if not verdict.ok or verdict.warning]
-    passed = len(report.verdicts) - len(flagged)
-    vacuous = sum(1 for verdict in report.verdicts if not_applicable(verdict))
+    passed = sum(1 for verdict in report.verdicts if verdict.status == "passed")
+    vacuous = sum(1 for verdict in report.verdicts if verdict.status == "not_applicable")
     summary = f"{passed}/{len(report.verdicts)} readiness checks passed at {report.sha[:12]} ({vacuous} not applicable)"
     if flagged:
         details = "; ".join(f"{v.rule} {'warns' if v.ok else 'BLOCKS'}: {v.reason}" for v in flagged)
@@ -64,9 +62,9 @@ def release_readiness(
     else:
         context.log.info(summary)
     table = "\n".join(
-        f"| {verdict.rule} | {'pass' if verdict.ok and not verdict.warning else 'warn' if verdict.ok else 'BLOCK'} "
-        f"| {verdict.reason.replace('|', '/').splitlines()[0][:200]} |"
-        for verdict in report.verdicts
+        f"| {v.rule} | {'BLOCK' if v.status == 'failed' else shown_as(v.status)} "
+        f"| {v.reason.replace('|', '/').splitlines()[0][:200]} |"
+        for v in report.verdicts
     )
     return dg.MaterializeResult(
         value=report,

@@ -40,8 +40,7 @@ def stage_passed(outcome: StageOutcome) -> Verdict:
         warned = [row.name for row in outcome.jobs if row.state == "warning"]
         return Verdict(
             rule="stage_passed",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"{title}: passed; allowed to fail and failed: {', '.join(warned)}",
             evidence=evidence,
         )
@@ -213,8 +212,7 @@ def runtime_image_conformance(
     if unverified:
         return Verdict(
             rule="runtime_image_conformance",
-            ok=True,
-            warning=True,
+            status="warning",
             reason="; ".join(unverified)
             + ". Deploy images by registry reference (pinned @sha256) so the kubelet reports their digest.",
             evidence=evidence,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from pc_release.models import PipelineInfo, Record, Verdict
+from pc_release.models import PipelineInfo, Record, Verdict, VerdictStatus
+from pc_release.policy.gates import GENERATED_COMMITTED, PREFLIGHT_REVIEWED, checklist_gates
 from pc_release.policy.pipeline.downstream import Downstream, not_followed
 from pc_release.policy.pipeline.stages import StageOutcome
 
@@ -14,8 +15,7 @@ class Gate(Record):
     """A promotion gate's evaluation as the promotion run recorded it."""
 
     name: str
-    passed: bool
-    warning: bool = False
+    status: VerdictStatus
     description: str = ""
 
 
@@ -81,8 +81,7 @@ def final_validation(
     if status == "released":
         return Verdict(
             rule="final_validation",
-            ok=True,
-            warning=bool(unfollowed),
+            status="warning" if unfollowed else "passed",
             reason=f"released {pipeline.sha} by pipeline {pipeline.web_url}: deploy and remote validation passed"
             + (f"; {'; '.join(unfollowed)}" if unfollowed else ""),
             evidence=evidence,
@@ -90,8 +89,7 @@ def final_validation(
     if status == "dev-test, not released":
         return Verdict(
             rule="final_validation",
-            ok=True,
-            warning=True,
+            status="warning",
             reason=f"dev-test, not released (pipeline {pipeline.status}); merge to master and promote normally",
             evidence=evidence,
         )
@@ -109,21 +107,6 @@ def final_validation(
     )
 
 
-# The policy's operator checklist: each item, the gates that can prove it, and whether those are exact gate
-# names or words a release-readiness gate's name contains (those gates live in another domain).
-CHECKLIST: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("Intended fix is on master", ("reachable_from_master",), False),
-    (
-        "Exact-SHA promotion (candidate env, release branch and source are one SHA)",
-        ("candidate_matches_release_branch",),
-        False,
-    ),
-    ("CI green on the exact SHA being promoted", ("master_ci_green_on_exact_sha",), False),
-    ("Local preflight run and reviewed", ("local_preflight_gate",), False),
-    ("No manual release-only edits pending", ("release_branch_guard",), False),
-    ("Generated artifacts required by CI are committed", ("generated", "codegen"), True),
-    ("Bootstrap/config/runtime files present on the promoted SHA", ("runtime_files", "config_keys"), True),
-)
 _GENERATED_JOB_WORDS = ("sdk", "codegen", "generated")
 
 
@@ -139,24 +122,24 @@ def operator_checklist(
         if row.ran and any(word in row.name.lower() for word in _GENERATED_JOB_WORDS)
     ]
     items = []
-    for item, names, by_keyword in CHECKLIST:
-        if by_keyword:
-            found = [gate for key, gate in gates.items() if any(word in key for word in names)]
-        else:
-            found = [gates[name] for name in names if name in gates]
+    for item, names in checklist_gates().items():
+        found = [gates[name] for name in names if name in gates]
+        # A gate that did not apply or could not look proves nothing: the item stays "not checked", with its reason.
+        unproven = [g for g in found if g.status in ("not_applicable", "not_evaluated")]
+        found = [g for g in found if g not in unproven]
         if found:
-            failed = any(not g.passed and not g.warning for g in found)
+            statuses = {g.status for g in found}
             status: Literal["proved", "failed", "warning", "not checked"] = (
-                "failed" if failed else "warning" if any(g.warning for g in found) else "proved"
+                "failed" if "failed" in statuses else "proved" if statuses == {"passed"} else "warning"
             )
             evidence = "; ".join(f"{g.name}: {g.description}" for g in found)
-            if names == ("local_preflight_gate",) and preflight:
+            if item == PREFLIGHT_REVIEWED and preflight:
                 classes = preflight.get("classifications")
                 evidence = f"local preflight {preflight.get('status', '?')}" + (
                     f" (classification: {classes}); {evidence}" if classes else f"; {evidence}"
                 )
             items.append(ChecklistItem(item=item, status=status, evidence=evidence))
-        elif names == ("generated", "codegen") and generated_jobs:
+        elif item == GENERATED_COMMITTED and generated_jobs:
             passed = all(row.state == "passed" for row in generated_jobs)
             items.append(
                 ChecklistItem(
@@ -166,5 +149,6 @@ def operator_checklist(
                 )
             )
         else:
-            items.append(ChecklistItem(item=item, status="not checked", evidence="not checked"))
+            evidence = "; ".join(f"{g.name}: {g.description}" for g in unproven) or "not checked"
+            items.append(ChecklistItem(item=item, status="not checked", evidence=evidence))
     return items
