@@ -132,7 +132,7 @@ def last_outcome(instance: dg.DagsterInstance) -> tuple[int, LastOutcome] | None
     if newest is None:
         return None
     storage_id, name, record = newest
-    meta = record.asset_materialization.metadata
+    meta = plain_metadata(record.asset_materialization.metadata)
     sha = _text(meta.get("sha"))
     if not sha:
         return None
