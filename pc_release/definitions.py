@@ -69,13 +69,26 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     }
 
 
+def settled(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
+    """The resource exactly as the settings built it, with no run config of its own: the Launchpad then shows only
+    the promotion's choices, and a run cannot point the release at another repository or GitLab by editing YAML.
+    Secrets stay environment-variable references (`{"env": ...}`), resolved when the resource starts."""
+    definition = resource.get_resource_definition()
+    return definition.configured(resource._convert_to_config_dictionary())
+
+
 def build_definitions(
     settings: Settings | None = None, resources: dict[str, dg.ConfigurableResource] | None = None
 ) -> dg.Definitions:
     """The code location; tests and the CLI pass their own settings, and tests may swap a resource."""
     return dg.Definitions.merge(
         *(domain.defs for domain in DOMAINS),
-        dg.Definitions(resources=build_resources(settings or Settings()) | (resources or {})),
+        dg.Definitions(
+            resources={
+                key: settled(resource)
+                for key, resource in (build_resources(settings or Settings()) | (resources or {})).items()
+            }
+        ),
     )
 
 

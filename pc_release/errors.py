@@ -55,6 +55,10 @@ class ConfigurationError(PcReleaseError):
     rule = "configuration"
 
 
+# The policy's refusals: a rule said no, and a retry without a change cannot help (the CLI exits 2 for these).
+REFUSALS = (InvalidInput, PromotionBlocked, ConfigurationError, LeaseLost)
+
+
 def redact(text: str, *secrets: str | None) -> str:
     """Replace every non-empty secret in `text`; used on anything that may echo a request back."""
     for secret in secrets:

@@ -5,8 +5,9 @@ other, so a multiprocess run executes them side by side and the push waits for b
 import dagster as dg
 
 from pc_release.defs.promotion.assets import GROUP, check_result, request_id
+from pc_release.defs.promotion.refusal import refusals_as_failures
 from pc_release.defs.readiness.resources import ReadinessResource
-from pc_release.models import SourceCommit
+from pc_release.models import MasterCi
 from pc_release.policy import promotion as promotion_rules
 from pc_release.policy.readiness import READINESS_CHECKS, not_applicable
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
@@ -18,17 +19,17 @@ ASSET = "release_readiness"
 
 @dg.asset(
     group_name=GROUP,
-    # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
-    deps=["master_ci"],
     kinds={"git", "postgres"},
     check_specs=[
         dg.AssetCheckSpec(name, asset=ASSET, blocking=True, description=description)
         for name, description in READINESS_CHECKS.items()
     ],
 )
+@refusals_as_failures
 def release_readiness(
     context: dg.AssetExecutionContext,
-    source_commit: SourceCommit,
+    # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
+    master_ci: MasterCi,
     git: GitResource,
     commands: CommandRunnerResource,
     readiness: ReadinessResource,
@@ -36,6 +37,7 @@ def release_readiness(
     """What the release pipeline would trip over at this SHA: runtime matrix vs publish jobs and digest fan-in,
     OCI labels, schema and seed on a real PostgreSQL, generated artifacts, runtime files and config keys,
     pending release-only edits, canonical remotes."""
+    source_commit = master_ci.source
     report = evaluate(
         ReadinessInputs(
             repo=git.clone().path,
