@@ -3,7 +3,9 @@ and promotion run, and carries a table of the releases recorded before it, newes
 reads as a success, neither in its event nor in the table."""
 
 import dagster as dg
+import pytest
 
+from pc_release.defs.promotion.run_tags import operator_of
 from pc_release_tests.pipeline.harness import finish_stage, history, release, released
 
 
@@ -27,7 +29,7 @@ def test_each_record_says_what_happened_and_lists_the_releases_before_it(platfor
     assert metadata["outcome"].value == "failed"
     assert metadata["sha"].value == bad_sha
     assert metadata["mode"].value == "full" and metadata["profile"].value == "standard"
-    assert metadata["operator"].value == "Dagster UI (no user recorded)"  # launched without the CLI's login
+    assert metadata["operator"].value == "not recorded"  # executed in-process, not by the CLI, a sensor or the UI
     assert isinstance(metadata["pipeline_url"], dg.UrlMetadataValue)
     assert metadata["promotion_run"] == dg.MetadataValue.dagster_run(out.result.run_id)
 
@@ -50,4 +52,19 @@ def test_promotion_runs_are_tagged_with_what_they_promoted_and_who_asked(platfor
     assert tags["pc-release/source-ref"] == "refs/remotes/origin/master"
     assert tags["pc-release/kind"] == "release"
     assert tags["pc-release/mode"] == "full" and tags["pc-release/profile"] == "standard"
-    assert tags["pc-release/operator"] == "Dagster UI (no user recorded)"
+    assert tags["pc-release/operator"] == "not recorded"
+
+
+@pytest.mark.parametrize(
+    ("tags", "operator"),
+    [
+        ({"pc-release/operator": "alice", "dagster/from_ui": "true"}, "alice"),
+        ({"user": "bob@example.com"}, "bob@example.com"),
+        ({"dagster/sensor_name": "master_ci_sensor"}, "sensor master_ci_sensor"),
+        ({"dagster/schedule_name": "nightly"}, "schedule nightly"),
+        ({"dagster/from_ui": "true"}, "Dagster UI (no user recorded)"),
+        ({}, "not recorded"),
+    ],
+)
+def test_the_operator_is_who_launched_the_run(tags, operator):
+    assert operator_of(tags) == operator

@@ -9,6 +9,7 @@ import dagster as dg
 
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.promotion.assets import check_result
+from pc_release.defs.promotion.refusal import refusals_as_failures
 from pc_release.errors import ConfigurationError
 from pc_release.models import ReleasePipeline, SourceCommit, Verdict
 from pc_release.policy.audit import DEV_TEST, dev_test_deployed
@@ -55,7 +56,10 @@ def web_fast_verdict(source: SourceCommit, reads: GitReads, changed_paths: list[
     description="PLATFORM_CONTROL_RELEASE_PROFILE=web-fast only when every path changed since the released SHA "
     "is under the release config's web_only_paths.",
 )
-def web_fast_eligible_check(source_commit: SourceCommit, git: GitResource) -> dg.AssetCheckResult:
+@refusals_as_failures
+def web_fast_eligible_check(
+    context: dg.AssetCheckExecutionContext, source_commit: SourceCommit, git: GitResource
+) -> dg.AssetCheckResult:
     return check_result(web_fast_verdict(source_commit, GitReads(git.clone())), "source_commit")
 
 

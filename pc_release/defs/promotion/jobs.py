@@ -6,7 +6,6 @@ import dagster as dg
 
 from pc_release.defs.promotion.assets import GROUP
 from pc_release.defs.promotion.config import DEV_TEST_JOB, PROMOTE_JOB, PROMOTION_TAG, launchpad_defaults
-from pc_release.defs.promotion.refusal import refusal_hook
 from pc_release.settings import Settings
 
 __all__ = ["PROMOTION_TAG", "dev_test_deploy_job", "promote_release_job"]
@@ -18,7 +17,6 @@ promote_release_job = dg.define_asset_job(
     PROMOTE_JOB,
     selection=dg.AssetSelection.groups(GROUP),
     tags={PROMOTION_TAG: "release"},
-    hooks={refusal_hook},
     config=launchpad_defaults(_SETTINGS, dev_test=False),
     description="Release: promote one exact SHA that is already on master to release/platform-control, after "
     "green master CI on that SHA, the local preflight (advisory unless required) and the readiness checks; then "
@@ -30,7 +28,6 @@ dev_test_deploy_job = dg.define_asset_job(
     DEV_TEST_JOB,
     selection=dg.AssetSelection.groups(GROUP),
     tags={PROMOTION_TAG: "dev-test"},
-    hooks={refusal_hook},
     config=launchpad_defaults(_SETTINGS, dev_test=True),
     description="NOT a release. The policy's bounded dev-test bypass, for a change that can only be validated on "
     "platform-control hardware: requires a clean working tree, lets the SHA be outside master, skips the local "

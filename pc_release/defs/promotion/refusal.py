@@ -1,9 +1,9 @@
 """A refusal in a promotion run reads as one: a `dg.Failure` naming the rule, its reason and its evidence (no
 wrapped crash), and the rule and reason as run tags, so the Runs list says why a run stopped.
 
-Two ways a run is refused: a step raises one of the policy's refusals (bad input, a broken release config, a lost
-lease), which `refusals_as_failures` turns into a `dg.Failure`; or a blocking gate fails, which Dagster reports as
-the step failing. `refusal_hook` sees both on the failed step and tags the run.
+Two ways a run is refused, both seen by `refusals_as_failures` around the step's function: it raises one of the
+policy's refusals (bad input, a broken release config, a lost lease), which becomes a `dg.Failure`; or it reports a
+blocking gate as failed, after which Dagster stops the run.
 """
 
 from __future__ import annotations
@@ -51,45 +51,36 @@ def refuse(
 
 
 def refusals_as_failures(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap an asset function whose first parameter is its context: its refusals become `refuse(...)`."""
+    """Wrap an asset or asset check function whose first parameter is its context: its refusals become
+    `refuse(...)`, and a blocking gate it reports as failed tags the run with the gate's rule and reason."""
 
     @functools.wraps(fn)
-    def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(context, *args, **kwargs)
+            result = fn(context, *args, **kwargs)
         except REFUSALS as err:
             refuse(context, err)
+        _tag_failed_gates(context, result)
+        return result
 
     return wrapper
 
 
-def _failed_gates(instance: dg.DagsterInstance, run_id: str, step_key: str) -> list[dg.AssetCheckEvaluation]:
-    """The blocking gates that failed in `step_key` of the run, as its event log recorded them."""
-    failed = []
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-        event = record.dagster_event
-        evaluation = event.event_specific_data if event else None
-        if (
-            event is not None
-            and event.step_key == step_key
-            and not evaluation.passed
-            and evaluation.severity == dg.AssetCheckSeverity.ERROR
-            and evaluation.blocking
-        ):
-            failed.append(evaluation)
-    return failed
-
-
-@dg.failure_hook(name="refusal_hook")
-def refusal_hook(context: dg.HookContext) -> None:
-    """Tag the run with the rule and reason that stopped the failed step, when a rule stopped it."""
-    error = context.op_exception
-    if isinstance(error, dg.Failure) and "rule" in error.metadata:
-        rule, reason = error.metadata["rule"].value, error.metadata["reason"].value
-        tag_refusal(context.instance, context.run_id, str(rule), str(reason))
-        return
-    gates = _failed_gates(context.instance, context.run_id, context.step_key)
-    if gates:
-        rule = ", ".join(gate.check_name for gate in gates)
-        reason = "; ".join(f"{gate.check_name}: {gate.description or 'failed'}" for gate in gates)
-        tag_refusal(context.instance, context.run_id, rule, reason)
+def _tag_failed_gates(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, result: Any) -> None:
+    """Dagster stops the run after a failed blocking check; the Runs list learns which gate and why from the tags."""
+    checking = isinstance(context, dg.AssetCheckExecutionContext)
+    specs = context.check_specs if checking else context.assets_def.check_specs
+    blocking = {spec.name for spec in specs if spec.blocking}
+    results = result.check_results if isinstance(result, dg.MaterializeResult) else [result]
+    failed = [
+        check
+        for check in results
+        if isinstance(check, dg.AssetCheckResult)
+        and not check.passed
+        and check.severity == dg.AssetCheckSeverity.ERROR
+        and check.check_name in blocking
+    ]
+    if failed:
+        rule = ", ".join(str(check.check_name) for check in failed)
+        reason = "; ".join(f"{check.check_name}: {check.description or 'failed'}" for check in failed)
+        tag_refusal(context.instance, context.run.run_id, rule, reason)

@@ -17,10 +17,11 @@ OPERATOR_TAG = "pc-release/operator"
 _DAGSTER_USER_TAG = "user"
 _SENSOR_TAG = "dagster/sensor_name"
 _SCHEDULE_TAG = "dagster/schedule_name"
+_FROM_UI_TAG = "dagster/from_ui"
 
 
 def operator_of(tags: dict[str, str]) -> str:
-    """Who asked for the run: the CLI's operator, the Dagster+ user, the sensor or schedule, else the Dagster UI."""
+    """Who asked for the run: the CLI's operator, the Dagster+ user, the sensor or schedule, or the Dagster UI."""
     if tags.get(OPERATOR_TAG):
         return tags[OPERATOR_TAG]
     if tags.get(_DAGSTER_USER_TAG):
@@ -29,7 +30,9 @@ def operator_of(tags: dict[str, str]) -> str:
         return f"sensor {tags[_SENSOR_TAG]}"
     if tags.get(_SCHEDULE_TAG):
         return f"schedule {tags[_SCHEDULE_TAG]}"
-    return "Dagster UI (no user recorded)"
+    if tags.get(_FROM_UI_TAG) == "true":
+        return "Dagster UI (no user recorded)"
+    return "not recorded"
 
 
 def tag_promotion(context: dg.AssetExecutionContext, request: PromotionRequest, sha: str | None) -> str:
