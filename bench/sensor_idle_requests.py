@@ -17,16 +17,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from pc_release.defs.automation.sensors import master_ci_sensor
+from pc_release.defs.automation.sensors import master_ci_sensor_for
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
+from pc_release.resources.policy import ReleasePolicyResource
 from pc_release.sandbox.gitlab_server import SandboxGitLab
 from pc_release_tests.gitworld import RELEASE_BRANCH, git, make_git_world
 
 TOKEN = "bench-token"
 
 
-def tick(world, server, instance, cursor: str | None) -> tuple[int, int, str | None, str]:
+def tick(world, server, instance, cursor: str | None, auto_promotion: bool = True) -> tuple[int, int, str | None, str]:
     """(GitLab requests, run requests, new cursor, what the sensor said) for one tick."""
     server.reset_request_log()
     context = dg.build_sensor_context(
@@ -35,9 +36,10 @@ def tick(world, server, instance, cursor: str | None) -> tuple[int, int, str | N
         resources={
             "git": GitResource(repo_path=str(world.clone)),
             "gitlab": GitLabResource(url=server.url, project="platform/platform-control", token=TOKEN),
+            "policy": ReleasePolicyResource(auto_promotion=auto_promotion),
         },
     )
-    result = master_ci_sensor(context)
+    result = master_ci_sensor_for(auto_promotion)(context)
     requests = len(server.request_log)
     if isinstance(result, dg.SensorResult):
         runs = list(result.run_requests or [])
@@ -63,10 +65,8 @@ def scenario_rows(history: int, root: Path) -> list[tuple[str, int, int]]:
             server.set_all_jobs_status(created["id"], status)
             return created["id"]
 
-        os.environ.pop("PC_RELEASE_AUTO_PROMOTION", None)
-        requests, _, _, _ = tick(world, server, instance, None)
+        requests, _, _, _ = tick(world, server, instance, None, auto_promotion=False)
         rows.append(("auto-promotion off", requests, 0))
-        os.environ["PC_RELEASE_AUTO_PROMOTION"] = "true"
 
         requests, runs, _, _ = tick(world, server, instance, None)
         rows.append(("release already at master head", requests, runs))

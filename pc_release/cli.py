@@ -85,13 +85,14 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
     from pc_release.policy.promotion import MODES, PROFILES, validate_mode, validate_profile
     from pc_release.reporting import summarize_run
     from pc_release.resources.gitlab import TOKEN_ENV_VAR
+    from pc_release.resources.policy import ReleasePolicyResource
 
     flags = _run_config(args)["ops"]["source_commit"]["config"]
     # Refused by the policy's rule before the config's choices would reject the value without naming it.
     validate_mode(flags.get("mode", MODES[0]))
     validate_profile(flags.get("profile", PROFILES[0]))
     config = PromotionConfig(**flags)
-    request = config.to_request(dev_test=job_name == DEV_TEST_JOB, settings=settings)
+    request = config.to_request(dev_test=job_name == DEV_TEST_JOB, policy=ReleasePolicyResource.from_settings(settings))
     if not os.environ.get(TOKEN_ENV_VAR):
         raise ConfigurationError(f"no GitLab token: set {TOKEN_ENV_VAR}", rule="gitlab-token")
     print(

@@ -19,10 +19,14 @@ from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import TOKEN_ENV_VAR, GitLabResource
 from pc_release.resources.kubernetes import KubernetesResource
+from pc_release.resources.policy import ReleasePolicyResource
 from pc_release.resources.run_storage import RunScopedIOManager
 from pc_release.settings import Settings
 
-DOMAINS = (promotion, preflight, audit, automation, pipeline, readiness)
+DOMAINS = (promotion, preflight, audit, pipeline, readiness)
+# Domains with definitions whose shape depends on settings (a cron, a sensor's default status): built with the
+# code location, so importing a domain never reads the environment.
+CONFIGURED = (audit, automation, promotion)
 
 
 def _postgres_url(settings: Settings) -> str | dg.EnvVar | None:
@@ -47,6 +51,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             master_branch=settings.master_branch,
             release_branch=settings.release_branch,
         ),
+        "policy": ReleasePolicyResource.from_settings(settings),
         "release_files": ReleaseFilesResource(dist_dir=str(settings.candidate_dir)),
         # Concurrent runs on one DAGSTER_HOME must not read each other's asset values (see run_storage.py).
         "io_manager": RunScopedIOManager(),
@@ -80,15 +85,18 @@ def settled(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
 def build_definitions(
     settings: Settings | None = None, resources: dict[str, dg.ConfigurableResource] | None = None
 ) -> dg.Definitions:
-    """The code location; tests and the CLI pass their own settings, and tests may swap a resource."""
+    """The code location; tests and the CLI pass their own settings, and tests may swap a resource.
+
+    The only place the code location reads the environment: definitions get what they need from resources
+    (handed to a run launched in another process with the rest of the code location, and settled, so that no run
+    config can change them).
+    """
+    settings = settings or Settings()
+    bound = build_resources(settings) | (resources or {})
     return dg.Definitions.merge(
         *(domain.defs for domain in DOMAINS),
-        dg.Definitions(
-            resources={
-                key: settled(resource)
-                for key, resource in (build_resources(settings or Settings()) | (resources or {})).items()
-            }
-        ),
+        *(domain.configured_defs(settings) for domain in CONFIGURED),
+        dg.Definitions(resources={key: settled(resource) for key, resource in bound.items()}),
     )
 
 

@@ -46,8 +46,10 @@ def snapshot(defs: dg.Definitions) -> list[str]:
     for name in sorted(sensor.name for sensor in defs.sensors):
         sensor = defs.resolve_sensor_def(name)
         jobs = ", ".join(sorted(target.job_name for target in sensor.targets)) or "-"
+        # The assets a sensor declares it reports: the UI lists the sensor as their automation.
+        reports = f"  assets={_names(sensor.asset_selection.resolve(graph))}" if sensor.asset_selection else ""
         lines.append(
-            f"  {name}  job={jobs}  default={sensor.default_status.value}"
+            f"  {name}  job={jobs}{reports}  default={sensor.default_status.value}"
             f"  minimum_interval={sensor.minimum_interval_seconds}s"
         )
     lines.append("schedules")

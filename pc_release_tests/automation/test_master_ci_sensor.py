@@ -8,9 +8,11 @@ from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOr
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from pc_release.definitions import build_definitions
-from pc_release.defs.automation.sensors import SHA_TAG, TRIGGER_TAG, master_ci_sensor, run_key
+from pc_release.defs.automation.sensors import SHA_TAG, TRIGGER_TAG, master_ci_sensor_for, run_key
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
+from pc_release.resources.policy import ReleasePolicyResource
+from pc_release.settings import Settings
 from pc_release_tests.audit.steps import advance_master, green
 from pc_release_tests.conftest import TOKEN, seeded_instance
 from pc_release_tests.gitworld import RELEASE_BRANCH
@@ -38,16 +40,12 @@ def queued_instance(tmp_path):
         yield instance
 
 
-@pytest.fixture(autouse=True)
-def _auto_promotion(monkeypatch):
-    monkeypatch.setenv("PC_RELEASE_AUTO_PROMOTION", "true")
-
-
 class Ticks:
     """Successive sensor ticks carrying the cursor forward, as the daemon does; counts GitLab requests."""
 
-    def __init__(self, world, server, instance):
+    def __init__(self, world, server, instance, *, auto_promotion: bool = True):
         self.world, self.server, self.instance = world, server, instance
+        self.policy = ReleasePolicyResource(auto_promotion=auto_promotion)
         self.cursor: str | None = None
         self.gitlab_requests = 0
 
@@ -59,9 +57,10 @@ class Ticks:
             resources={
                 "git": GitResource(repo_path=str(self.world.clone)),
                 "gitlab": GitLabResource(url=self.server.url, project=PROJECT, token=TOKEN),
+                "policy": self.policy,
             },
         )
-        result = master_ci_sensor(context)
+        result = master_ci_sensor_for(self.policy.auto_promotion)(context)
         self.gitlab_requests = len(self.server.request_log)
         if isinstance(result, dg.SensorResult):
             self.cursor = result.cursor or self.cursor
@@ -175,12 +174,39 @@ def test_idle_tick_cost_does_not_grow_with_history(world, gitlab_server, instanc
     assert ticks.gitlab_requests == short_history == 1
 
 
-def test_auto_promotion_is_off_by_default(world, gitlab_server, instance, monkeypatch):
-    monkeypatch.delenv("PC_RELEASE_AUTO_PROMOTION")
+def _sensor(settings: Settings) -> dg.SensorDefinition:
+    return build_definitions(settings).resolve_sensor_def("master_ci_sensor")
+
+
+def test_auto_promotion_off_starts_the_sensor_stopped_and_each_tick_says_why(world, gitlab_server, instance):
     head = advance_master(world, "feature merged")
     green(gitlab_server, head)
-    ticks = Ticks(world, gitlab_server, instance)
+    settings = settings_for(world, gitlab_server.url, world.clone.parent / "dist")
+    assert not settings.auto_promotion  # off by default
+    assert _sensor(settings).default_status == dg.DefaultSensorStatus.STOPPED
+    ticks = Ticks(world, gitlab_server, instance, auto_promotion=False)
 
     assert ticks.tick() == []
-    assert "PC_RELEASE_AUTO_PROMOTION" in ticks.skip
+    assert ticks.skip == "auto-promotion is off; PC_RELEASE_AUTO_PROMOTION=true turns it on"
     assert ticks.gitlab_requests == 0
+
+
+def test_auto_promotion_on_starts_the_sensor_running(world, gitlab_server, monkeypatch):
+    monkeypatch.setenv("PC_RELEASE_AUTO_PROMOTION", "true")
+    settings = settings_for(world, gitlab_server.url, world.clone.parent / "dist")
+    assert _sensor(settings).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_the_sensor_reads_auto_promotion_from_its_resource_not_the_environment(
+    world, gitlab_server, instance, monkeypatch
+):
+    head = advance_master(world, "feature merged")
+    green(gitlab_server, head)
+    defs = build_definitions(settings_for(world, gitlab_server.url, world.clone.parent / "dist"))
+    # A run or tick in another process sees the code location's resources, not that process's environment.
+    monkeypatch.setenv("PC_RELEASE_AUTO_PROMOTION", "true")
+    context = dg.build_sensor_context(instance=instance, resources=defs.resources)
+
+    result = defs.resolve_sensor_def("master_ci_sensor")(context)
+
+    assert isinstance(result, dg.SkipReason) and "auto-promotion is off" in result.skip_message

@@ -10,6 +10,7 @@ from dagster_graphql.schema.run_config import default_values_yaml_from_type_snap
 
 from pc_release.definitions import build_definitions
 from pc_release.defs.promotion.config import launchpad_defaults
+from pc_release.resources.policy import ReleasePolicyResource
 from pc_release.settings import Settings
 
 
@@ -64,14 +65,12 @@ def test_mode_and_profile_are_choices_and_anything_else_is_rejected_before_a_run
 
 
 def test_the_defaults_shown_are_the_ones_the_policy_variables_set():
-    settings = Settings(release_mode="deploy", release_profile="web-fast", require_local_preflight=True)
-    config = launchpad_defaults(settings, dev_test=False)["ops"]["source_commit"]["config"]
+    policy = ReleasePolicyResource(release_mode="deploy", release_profile="web-fast", require_local_preflight=True)
+    config = launchpad_defaults(policy, dev_test=False)["ops"]["source_commit"]["config"]
     assert config["mode"] == "deploy" and config["profile"] == "web-fast" and config["require_local_preflight"]
     # A value the policy does not know is not offered as a default: the run refuses it by its rule instead.
-    assert (
-        "mode"
-        not in launchpad_defaults(Settings(release_mode="fast"), dev_test=False)["ops"]["source_commit"]["config"]
-    )
+    unknown = launchpad_defaults(ReleasePolicyResource(release_mode="fast"), dev_test=False)
+    assert "mode" not in unknown["ops"]["source_commit"]["config"]
 
 
 def test_the_dev_test_job_says_what_it_does_and_does_not_do(defs):

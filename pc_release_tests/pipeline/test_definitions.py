@@ -2,6 +2,9 @@
 re-evaluated on demand against GitLab."""
 
 import dagster as dg
+import pytest
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from pc_release.definitions import build_definitions
 from pc_release.defs.pipeline.checks import recheck_release_pipeline
@@ -62,3 +65,15 @@ def test_checks_can_be_evaluated_again_against_gitlab(platform, instance, driver
     conformance = outcomes[("remote_validation", "runtime_image_conformance")]
     assert conformance.severity == dg.AssetCheckSeverity.WARN and "not checked" in conformance.description
     assert all(f"/pipelines/{pid}" in path or "/jobs/" in path for _, path in server.request_log)
+
+
+# Dagster's own snapshot of a schedule reads its deprecated environment_vars; pc-release sets none.
+@pytest.mark.filterwarnings("ignore:Property `ScheduleDefinition.environment_vars`:DeprecationWarning")
+def test_the_ui_names_release_pipeline_sensor_as_the_automation_of_every_reported_asset(instance):
+    # The repository as the webserver loads it, and the lookup behind an asset's "Automations".
+    origin = InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="pc_release.definitions", attribute="defs"))
+    with origin.create_location(instance) as location:
+        repository = location.get_repository("__repository__")
+        for name in (*LINEAGE, "release_record"):
+            sensors = {sensor.name for sensor in repository.get_sensors_targeting(dg.AssetKey(name))}
+            assert sensors == {"release_pipeline_sensor"}, name

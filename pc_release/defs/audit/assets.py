@@ -1,4 +1,5 @@
-"""release_drift (the scheduled drift audit) and promotion_plan (a dry run of promote_release)."""
+"""release_drift (the scheduled drift audit), promotion_plan (a dry run of promote_release) and release_state
+(what is released now, reported by release_state_sensor)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from pc_release.policy.audit import AUDIT_RULES, DEV_TEST, DriftState, audit_ver
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
-from pc_release.settings import Settings
+from pc_release.resources.policy import ReleasePolicyResource
 
 GROUP = "audit"
 
@@ -31,6 +32,16 @@ _AUDIT_DESCRIPTIONS = {
     "diverged_commits_on_master": "Commits a promotion moved the release branch off, kept under "
     "refs/pc-release/diverged/, are on master (the same commit or a cherry-pick of it).",
 }
+
+
+release_state = dg.AssetSpec(
+    "release_state",
+    group_name=GROUP,
+    kinds={"git", "gitlab"},
+    description="What is released now and how far it is from master: release SHA, master head, commits behind, "
+    "master CI on the head, the last promotion's outcome and age. Reported by release_state_sensor as soon as "
+    "one of them changes.",
+)
 
 
 def _summary(state: DriftState, verdicts: list[Verdict]) -> str:
@@ -65,12 +76,16 @@ def _summary(state: DriftState, verdicts: list[Verdict]) -> str:
         dg.AssetCheckSpec(rule, asset="release_drift", description=_AUDIT_DESCRIPTIONS[rule]) for rule in AUDIT_RULES
     ],
 )
-def release_drift(context: dg.AssetExecutionContext, git: GitResource, release_files: ReleaseFilesResource):
+def release_drift(
+    context: dg.AssetExecutionContext,
+    git: GitResource,
+    release_files: ReleaseFilesResource,
+    policy: ReleasePolicyResource,
+):
     """How release/platform-control differs from master and from what pc-release recorded promoting."""
-    settings = Settings()
     reads = GitReads(git.clone())
     state = read_drift_state(reads, last=last_promotion(context.instance, release_files), now=datetime.now(UTC))
-    verdicts = audit_verdicts(state, timedelta(hours=settings.dev_test_max_age_hours))
+    verdicts = audit_verdicts(state, timedelta(hours=policy.dev_test_max_age_hours))
     for verdict in verdicts:
         if not verdict.ok or verdict.warning:
             context.log.warning(f"{verdict.rule}: {verdict.reason}")
@@ -106,12 +121,13 @@ def promotion_plan(
     git: GitResource,
     gitlab: GitLabResource,
     release_files: ReleaseFilesResource,
+    policy: ReleasePolicyResource,
 ):
     """What promote_release (or dev_test_deploy) would do for this request; pushes and triggers nothing."""
     # Imported here: the wiring module imports this domain, and the plan needs every domain's gates.
     from pc_release.definitions import DOMAINS
 
-    request = config.to_request(dev_test=config.dev_test)
+    request = config.to_request(dev_test=config.dev_test, policy=policy)
     plan = build_plan(
         request,
         GitReads(git.clone()),

@@ -50,6 +50,14 @@ class GitReads:
         heads = {ref: sha for sha, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line)}
         return heads.get(master), heads.get(release)
 
+    def fetch_commits(self, *shas: str) -> None:
+        """Bring these branch tips here if the clone lacks them, moving no ref: unlike `fetch`, it never contends
+        with a promotion's fetch for the clone's refs, so a sensor may run it beside one."""
+        missing = [sha for sha in shas if self._run("cat-file", "-e", f"{sha}^{{commit}}", ok=(0, 1, 128))[0] != 0]
+        if missing:
+            self.commands.append(("fetch", self.clone.remote, *missing))
+            self.clone.reader.fetch(self.clone.remote, *missing)
+
     def tips(self) -> tuple[str | None, str | None]:
         """(master, release) from the remote-tracking refs, as the last fetch left them."""
         master, release = self.clone.master_ref, self.clone.release_ref

@@ -12,6 +12,7 @@ import dagster as dg
 from pc_release.defs.pipeline.record import RECORD_FILE
 from pc_release.policy.audit import LastPromotion, dev_test_tip
 from pc_release.policy.promotion import FULL_SHA
+from pc_release.policy.release_state import LastOutcome, outcome_of
 from pc_release.resources.files import ReleaseFilesResource
 
 # Materializations that say which SHA the release branch was moved to. The release record comes when the
@@ -119,3 +120,26 @@ def last_promotion(instance: dg.DagsterInstance, files: ReleaseFilesResource) ->
 def recorded_dev_test(instance: dg.DagsterInstance, files: ReleaseFilesResource, release_sha: str | None) -> str | None:
     """`release_sha` when the newest record says pc-release put it on the release branch as a dev-test deploy."""
     return dev_test_tip(last_promotion(instance, files), release_sha) if release_sha else None
+
+
+def last_outcome(instance: dg.DagsterInstance) -> tuple[int, LastOutcome] | None:
+    """(event storage id, outcome) of the newest promotion materialization: the id changes with every new one."""
+    newest: tuple[int, str, dg.EventLogRecord] | None = None
+    for name in RECORD_ASSETS:
+        for record in instance.fetch_materializations(dg.AssetKey(name), limit=1).records:
+            if newest is None or record.storage_id > newest[0]:
+                newest = (record.storage_id, name, record)
+    if newest is None:
+        return None
+    storage_id, name, record = newest
+    meta = record.asset_materialization.metadata
+    sha = _text(meta.get("sha"))
+    if not sha:
+        return None
+    return storage_id, LastOutcome(
+        sha=sha,
+        kind=_text(meta.get("kind")) or "release",
+        outcome=outcome_of(name, _text(meta.get("status"))),
+        recorded_at=datetime.fromtimestamp(record.timestamp, UTC),
+        pipeline_url=_text(meta.get("pipeline_url")),
+    )

@@ -1,11 +1,11 @@
-"""drift_audit_schedule: the drift audit on a cron from PC_RELEASE_DRIFT_AUDIT_CRON (hourly by default)."""
+"""drift_audit_schedule: the drift audit on a cron from PC_RELEASE_DRIFT_AUDIT_CRON (hourly by default), decided
+when the code location is built (pc_release.definitions), never when this module is imported."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from pc_release.errors import ConfigurationError
-from pc_release.settings import Settings
 
 
 def drift_audit_schedule_for(cron: str) -> dg.ScheduleDefinition:
@@ -24,6 +24,3 @@ def drift_audit_schedule_for(cron: str) -> dg.ScheduleDefinition:
             f"PC_RELEASE_DRIFT_AUDIT_CRON={cron!r} is not a cron schedule (e.g. '0 * * * *' for hourly)",
             rule="drift-audit-cron",
         ) from err
-
-
-drift_audit_schedule = drift_audit_schedule_for(Settings().drift_audit_cron)

@@ -2,6 +2,10 @@
 
 import dagster as dg
 
-from pc_release.defs.automation.sensors import master_ci_sensor
+from pc_release.defs.automation.sensors import master_ci_sensor_for
+from pc_release.settings import Settings
 
-defs = dg.Definitions(sensors=[master_ci_sensor])
+
+def configured_defs(settings: Settings) -> dg.Definitions:
+    """Built with the code location: whether master_ci_sensor starts running depends on PC_RELEASE_AUTO_PROMOTION."""
+    return dg.Definitions(sensors=[master_ci_sensor_for(settings.auto_promotion)])

@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from pc_release.defs.pipeline import events
-from pc_release.defs.pipeline.assets import STAGE_ASSETS
+from pc_release.defs.pipeline.assets import PIPELINE_ASSETS, STAGE_ASSETS
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
 from pc_release.defs.pipeline.history import history_row, release_history
 from pc_release.defs.pipeline.partitions import runtime_partitions
@@ -242,6 +242,8 @@ def record_description(record: ReleaseRecord) -> str:
 
 @dg.sensor(
     name="release_pipeline_sensor",
+    # What it reports, so each stage asset names the sensor as its automation; it never requests a run of them.
+    asset_selection=dg.AssetSelection.assets(*(spec.key for spec in PIPELINE_ASSETS)),
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Follows every in-flight release pipeline and reports each stage, runtime digest and the "

@@ -33,6 +33,7 @@ from pc_release.readiness.models import ReadinessReport
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
+from pc_release.resources.policy import ReleasePolicyResource
 
 GROUP = "promotion"
 GATED_UPSTREAM = ("source_commit", "master_ci", "local_preflight", "release_readiness")
@@ -87,11 +88,15 @@ def _gate(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
 )
 @refusals_as_failures
 def source_commit(
-    context: dg.AssetExecutionContext, config: PromotionConfig, git: GitResource, release_files: ReleaseFilesResource
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    git: GitResource,
+    release_files: ReleaseFilesResource,
+    policy: ReleasePolicyResource,
 ):
     """Resolve the requested ref to one exact SHA and judge it against master."""
     dev_test = context.job_def.name == DEV_TEST_JOB
-    request = config.to_request(dev_test=dev_test)
+    request = config.to_request(dev_test=dev_test, policy=policy)
     operator = tag_promotion(context, request, sha=None)
     abandoned = release_files.acquire_promotion_lock(
         context.run.run_id, request.source_ref, lambda run_id: _run_finished(context.instance, run_id)

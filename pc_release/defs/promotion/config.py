@@ -1,6 +1,6 @@
 """Run config of a promotion, as the Launchpad shows it: the mode and profile as choices, each flag in plain words,
-and the defaults the policy (and its environment variables) set filled in. A field left unset falls back to the
-policy's environment variable when the request is built."""
+and the defaults the policy's variables set filled in. A field left unset falls back to the policy resource's
+defaults (its environment variables) when the request is built."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import Field
 
 from pc_release.models import PromotionRequest
 from pc_release.policy.promotion import MODES, PROFILES, build_request
-from pc_release.settings import Settings
+from pc_release.resources.policy import ReleasePolicyResource
 
 PROMOTE_JOB = "promote_release"
 DEV_TEST_JOB = "dev_test_deploy"
@@ -66,40 +66,37 @@ class PromotionConfig(dg.Config):
         "policy forbids retrying a failed SHA otherwise).",
     )
 
-    def to_request(self, *, dev_test: bool, settings: Settings | None = None) -> PromotionRequest:
-        env = settings or Settings()
-
+    def to_request(self, *, dev_test: bool, policy: ReleasePolicyResource) -> PromotionRequest:
         def pick(value, default):
             return default if value is None else getattr(value, "value", value)
 
         return build_request(
-            # The default is the full name: a short "origin/master" would lose to a tag of that name.
-            source_ref=pick(self.source_ref, f"refs/remotes/{env.remote}/{env.master_branch}"),
-            mode=pick(self.mode, "deploy" if dev_test else env.release_mode),
-            profile=pick(self.profile, env.release_profile),
+            source_ref=pick(self.source_ref, policy.default_source_ref),
+            mode=pick(self.mode, "deploy" if dev_test else policy.release_mode),
+            profile=pick(self.profile, policy.release_profile),
             dev_test=dev_test,
-            skip_local_preflight=pick(self.skip_local_preflight, env.skip_local_preflight),
-            require_local_preflight=pick(self.require_local_preflight, env.require_local_preflight),
-            allow_divergence=pick(self.allow_divergence, env.allow_release_branch_divergence),
+            skip_local_preflight=pick(self.skip_local_preflight, policy.skip_local_preflight),
+            require_local_preflight=pick(self.require_local_preflight, policy.require_local_preflight),
+            allow_divergence=pick(self.allow_divergence, policy.allow_release_branch_divergence),
             preflight_scope=self.preflight_scope,
             transient_retry_reason=self.transient_retry_reason,
         )
 
 
-def launchpad_defaults(settings: Settings, *, dev_test: bool) -> dict[str, Any]:
-    """The run config the Launchpad opens with: the effective defaults, as the policy's variables set them now.
+def launchpad_defaults(policy: ReleasePolicyResource, *, dev_test: bool) -> dict[str, Any]:
+    """The run config the Launchpad opens with: the defaults in force, the same policy values a run falls back to.
 
     A variable holding a value the policy does not know is left out, so the run refuses it by its rule instead of
     the code location failing to load."""
     config: dict[str, Any] = {}
-    mode = "deploy" if dev_test else settings.release_mode
+    mode = "deploy" if dev_test else policy.release_mode
     if mode in MODES:
         config["mode"] = mode
-    if settings.release_profile in PROFILES:
-        config["profile"] = settings.release_profile
-    config["require_local_preflight"] = settings.require_local_preflight
+    if policy.release_profile in PROFILES:
+        config["profile"] = policy.release_profile
+    config["require_local_preflight"] = policy.require_local_preflight
     if not dev_test:
         # The dev-test bypass skips the preflight unless required, and always allows the divergence.
-        config["skip_local_preflight"] = settings.skip_local_preflight
-        config["allow_divergence"] = settings.allow_release_branch_divergence
+        config["skip_local_preflight"] = policy.skip_local_preflight
+        config["allow_divergence"] = policy.allow_release_branch_divergence
     return {"ops": {"source_commit": {"config": config}}}
