@@ -12,11 +12,13 @@ class PcReleaseError(Exception):
 
     rule: str = "pc-release"
 
-    def __init__(self, message: str, *, rule: str | None = None) -> None:
+    def __init__(self, message: str, *, rule: str | None = None, evidence: dict | None = None) -> None:
         if rule is not None:
             self.rule = rule
         super().__init__(f"[{self.rule}] {message}")
         self.detail = message
+        # What the rule judged (a verdict's evidence), shown with a refusal in the UI.
+        self.evidence = evidence or {}
 
 
 class PromotionBlocked(PcReleaseError):

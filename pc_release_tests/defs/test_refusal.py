@@ -50,3 +50,17 @@ def test_red_or_missing_master_ci_tags_the_run_with_the_primary_gate(world, gitl
 
     tags = instance.get_run_by_id(out.result.run_id).tags
     assert tags[REFUSED_RULE_TAG] == "master_ci_green_on_exact_sha"
+
+
+def test_a_refusal_carries_the_evidence_its_rule_judged(world, gitlab_server, instance):
+    (world.clone / "README.md").write_text("uncommitted\n")
+    try:
+        out = promote(world, gitlab_server.url, instance, job="dev_test_deploy", config={"source_ref": "HEAD"})
+    finally:
+        git(world.clone, "checkout", "--", "README.md")
+
+    [failure] = _failures(out)
+    metadata = {key: value.value for key, value in failure.step_failure_data.user_failure_data.metadata.items()}
+    assert metadata["rule"] == "dev_test_clean_tree"
+    assert metadata["dirty_paths"] == ["README.md"]
+    assert instance.get_run_by_id(out.result.run_id).tags[REFUSED_RULE_TAG] == "dev_test_clean_tree"

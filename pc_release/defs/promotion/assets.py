@@ -107,7 +107,7 @@ def source_commit(
     if dev_test:
         verdict = rules.dev_test_clean_tree(clone.dirty_paths())
         if not verdict.ok:
-            raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+            raise PromotionBlocked(verdict.reason, rule=verdict.rule, evidence=verdict.evidence)
     clone.fetch()
     sha = clone.resolve(request.source_ref)
     context.instance.add_run_tags(context.run.run_id, {SHA_TAG: sha})
@@ -258,7 +258,7 @@ def confirm_remote_is_gitlab_project(clone: GitClone, gitlab: GitLabResource) ->
     """The clone's remote is the configured GitLab project, so the push moves the branch GitLab deploys from."""
     verdict = rules.remote_is_gitlab_project(clone.remote, clone.remote_urls(), *gitlab.repository_urls())
     if not verdict.ok:
-        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule, evidence=verdict.evidence)
 
 
 def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFilesResource, sha: str) -> None:
@@ -266,7 +266,7 @@ def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFiles
     verdict = rules.gitlab_branch_at_pushed_sha(gitlab.release_branch, sha, gitlab.branch_sha(gitlab.release_branch))
     if not verdict.ok:
         withdraw_candidate(release_files)
-        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule, evidence=verdict.evidence)
 
 
 def candidate_values(source: SourceCommit, master: MasterCi, preflight: PreflightReport, run_id: str) -> dict[str, str]:

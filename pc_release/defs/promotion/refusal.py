@@ -9,7 +9,7 @@ blocking gate as failed, after which Dagster stops the run.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import dagster as dg
@@ -38,14 +38,16 @@ def tag_refusal(instance: dg.DagsterInstance, run_id: str, rule: str, reason: st
         instance.add_run_tags(run_id, refusal_tags(rule, reason))
 
 
-def refuse(
-    context: dg.AssetExecutionContext, err: PcReleaseError, evidence: Mapping[str, Any] | None = None
-) -> NoReturn:
+def refuse(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, err: PcReleaseError) -> NoReturn:
     """Stop this step as refused by `err.rule`: a Failure with the rule, the reason and the evidence, no retry."""
     tag_refusal(context.instance, context.run.run_id, err.rule, err.detail)
+    evidence = {
+        key: dg.MetadataValue.json(value) if isinstance(value, list | dict) else value
+        for key, value in err.evidence.items()
+    }
     raise dg.Failure(
         description=str(err),
-        metadata={"rule": err.rule, "reason": err.detail, **(evidence or {})},
+        metadata={"rule": err.rule, "reason": err.detail, **evidence},
         allow_retries=False,
     ) from None
 
