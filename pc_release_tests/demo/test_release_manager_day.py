@@ -28,6 +28,8 @@ from pc_release_tests.demo.conftest import DEMO, DemoSandbox, demo_env
 from pc_release_tests.demo.test_demo import CHROMIUM_ARGS, _free_port
 
 LOCATION = "pc_release"
+# Read at import: the suite's autouse fixture clears every PC_RELEASE_* variable before a test runs.
+ARTIFACTS = os.environ.get("PC_RELEASE_ARTIFACTS")
 # Waits, not assertions on time: a promotion runs each step in its own process, and the sensor ticks every 15 s.
 RUN_TIMEOUT_MS = 300_000
 RECORD_TIMEOUT = 300
@@ -79,11 +81,11 @@ class Shots:
         self.taken.append(path)
 
     def publish(self) -> None:
-        target = os.environ.get("PC_RELEASE_ARTIFACTS")
-        if target:
-            Path(target, "release-manager-day").mkdir(parents=True, exist_ok=True)
+        if ARTIFACTS:
+            target = Path(ARTIFACTS, "release-manager-day")
+            target.mkdir(parents=True, exist_ok=True)
             for path in self.taken:
-                shutil.copy2(path, Path(target, "release-manager-day", path.name))
+                shutil.copy2(path, target / path.name)
 
 
 def launchpad(page: Page, url: str, job: str) -> None:
@@ -106,6 +108,17 @@ def launch(page: Page) -> str:
     button.click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"), timeout=60_000)
     return re.search(r"/runs/([0-9a-f-]{36})", page.url).group(1)
+
+
+def backend_change(sandbox: Sandbox) -> str:
+    """A master commit touching an API file, outside the sample's web_only_paths."""
+    path = sandbox.clone / "api" / "walk-change.txt"
+    path.write_text(f"{secrets.token_hex(4)}\n")
+    for args in (["add", str(path)], ["commit", "-q", "-m", "api: walk change"], ["push", "-q", "origin", "master"]):
+        subprocess.run(["git", "-C", str(sandbox.clone), *args], check=True, capture_output=True)
+    return subprocess.run(
+        ["git", "-C", str(sandbox.clone), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def record_for(home: Path, sha: str, timeout: float) -> dg.EventLogRecord:
@@ -138,12 +151,13 @@ def test_a_release_managers_day(demo_sandbox: DemoSandbox, tmp_path: Path) -> No
         try:
             page = shot.page = browser.new_page(viewport={"width": 1600, "height": 1000})
 
-            # 1. The current state: what is released now.
-            page.goto(f"{url}/assets/release_record")
+            # 1. The current state: what is released now and how far it is from master (release_state_sensor).
+            page.goto(f"{url}/assets/release_state")
             skip = page.get_by_role("button", name="Skip")
             if skip.count():
                 skip.click()
-            expect(page.get_by_text("history", exact=True).first).to_be_visible(timeout=60_000)
+            for key in ("release_sha", "master_head", "commits_behind", "last_outcome"):
+                expect(page.get_by_text(key, exact=True).first).to_be_visible(timeout=120_000)
             shot("current-state")
 
             gitlab = GitLabResource(url=gitlab_url, project=PROJECT_PATH, token=token)
@@ -188,14 +202,16 @@ def test_a_release_managers_day(demo_sandbox: DemoSandbox, tmp_path: Path) -> No
             expect(reason.first).to_contain_text("give that commit's full SHA")
             shot("runs-list-refusal")
 
-            # 5. The dry run: what a promotion would do now, and its warning.
+            # 5. The dry run of the next change, a backend one, as web-fast: the plan names the gate that would refuse.
+            backend_change(sandbox)
             launchpad(page, url, "plan_promotion")
-            plan_id = launch(page)
+            set_editor_text(page, "ops:\n  promotion_plan:\n    config:\n      profile: web-fast\n")
+            launch(page)
             expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
-            page.goto(f"{url}/assets/promotion_plan?view=checks")
-            expect(page.get_by_text("plan_would_proceed").first).to_be_visible(timeout=60_000)
+            page.goto(f"{url}/assets/promotion_plan")
+            expect(page.get_by_text("would_proceed", exact=True).first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("web_fast_eligible").first).to_be_visible()
             shot("dry-run-warning")
-            assert plan_id
         finally:
             browser.close()
             shot.publish()
