@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any
 
 import pytest
 
-from pc_release.gitlab_ci import CiConfigError, CiJob, evaluate_expression, load_ci_config
+from pc_release.ci import CiConfigError, CiJob, config_from_merged_yaml, evaluate_expression, load_ci_config
+from pc_release.ci.lint import CiLint
 
 MASTER_PUSH = {
     "CI_COMMIT_BRANCH": "master",
@@ -600,3 +602,131 @@ def test_an_extends_of_an_unfetched_template_names_the_include_in_the_error() ->
     message = str(err.value)
     assert ".publish" in message
     assert "project:platform/ci-templates (publish.yml), which pc-release does not fetch" in message
+
+
+# --- spec:inputs -------------------------------------------------------------------------------------------
+
+INPUTS_FILE = """\
+spec:
+  inputs:
+    stage:
+      default: test
+    suffix:
+      default: one
+    parallel:
+      default: 2
+---
+"job-$[[ inputs.suffix ]]":
+  stage: $[[ inputs.stage ]]
+  parallel: $[[ inputs.parallel ]]
+  script: ["echo $[[ inputs.suffix ]] in $[[inputs.stage]]"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("include", "expected"),
+    [
+        ("include: ci/job.yml\n", [("job-one 1/2", "test", "echo one in test"), ("job-one 2/2", "test", None)]),
+        (
+            "include:\n  - local: ci/job.yml\n    inputs: {stage: deploy, suffix: two, parallel: 1}\n",
+            [("job-two", "deploy", "echo two in deploy")],
+        ),
+    ],
+    ids=["defaults", "given inputs"],
+)
+def test_spec_inputs_are_interpolated_from_the_include_or_their_defaults(include: str, expected: list) -> None:
+    jobs = _jobs({".gitlab-ci.yml": "stages: [test, deploy]\n" + include, "ci/job.yml": INPUTS_FILE})
+    assert [(job.name, job.stage) for job in jobs] == [(name, stage) for name, stage, _ in expected]
+    assert jobs[0].script == (expected[0][2],)
+
+
+@pytest.mark.parametrize(
+    ("include", "inputs_file", "error"),
+    [
+        (
+            "include: ci/job.yml\n",
+            "spec:\n  inputs:\n    stage:\n---\njob:\n  script: [x]\n",
+            "`stage` input: required",
+        ),
+        (
+            "include:\n  - local: ci/job.yml\n    inputs: {colour: red}\n",
+            INPUTS_FILE,
+            "unknown input arguments: colour",
+        ),
+        (
+            "include:\n  - local: ci/job.yml\n    inputs: {stage: deploy}\n",
+            "job:\n  script: [x]\n",
+            "Given inputs not defined in the `spec` section",
+        ),
+        (
+            "include: ci/job.yml\n",
+            "spec:\n  inputs: {}\n---\njob:\n  script: '$[[ inputs.nope ]]'\n",
+            "unknown interpolation key: `nope`",
+        ),
+    ],
+    ids=["required input missing", "unknown input", "inputs without spec", "unknown interpolation"],
+)
+def test_spec_inputs_refused_like_gitlab(include: str, inputs_file: str, error: str) -> None:
+    with pytest.raises(CiConfigError, match=error):
+        load_ci_config({".gitlab-ci.yml": include, "ci/job.yml": inputs_file}.get)
+
+
+# --- GitLab's merged YAML (CI Lint) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "merged_yaml",
+    [
+        # GitLab 17: deep_stringify_keys before to_yaml; `extends` is kept next to the merged keys.
+        "---\nstages:\n- .pre\n- test\n- .post\n.base:\n  script:\n  - echo base\n"
+        'job:\n  script:\n  - echo base\n  extends: .base\n  rules:\n  - if: $MODE == "full"\n',
+        # Older GitLab: Ruby symbol keys.
+        "---\n:stages:\n- .pre\n- test\n- .post\n"
+        ':job:\n  :script:\n  - echo base\n  :rules:\n  - :if: $MODE == "full"\n',
+    ],
+    ids=["string keys", "symbol keys"],
+)
+def test_gitlabs_merged_yaml_gives_the_jobs_rules_select(merged_yaml: str) -> None:
+    config = config_from_merged_yaml(merged_yaml)
+    assert config.stages == (".pre", "test", ".post")
+    assert [(job.name, job.script) for job in config.jobs_for({"MODE": "full"})] == [("job", ("echo base",))]
+    assert config.jobs_for({"MODE": "deploy"}) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (
+            {"valid": False, "errors": ["jobs config should contain at least one visible job"], "merged_yaml": None},
+            "GitLab's CI Lint: jobs config should contain at least one visible job",
+        ),
+        ({"valid": True, "errors": [], "merged_yaml": None}, "GitLab's CI Lint sent no merged configuration"),
+        (
+            {"valid": True, "errors": [], "merged_yaml": "job:\n  stage: nope\n  script: [x]\n"},
+            "as GitLab merged it: job job: chosen stage nope does not exist",
+        ),
+    ],
+    ids=["invalid", "no merged yaml", "merged yaml refused"],
+)
+def test_a_lint_answer_without_a_usable_configuration_says_whose_error_it_is(answer: dict, error: str) -> None:
+    with pytest.raises(CiConfigError, match=re.escape(error)):
+        CiLint.from_answer(answer).config()
+
+
+def test_the_projects_own_files_of_a_lint_answer_are_its_local_and_same_project_includes() -> None:
+    context = {"context_project": "Platform/Platform-Control", "context_sha": "a" * 40}
+    own = {"project": "platform/platform-control"}
+    answer = CiLint.from_answer(
+        {
+            "valid": True,
+            "includes": [
+                {"type": "local", "location": "ci/jobs.yml", "extra": {}, **context},
+                {"type": "file", "location": "ci/publish.yml", "extra": own},
+                {"type": "file", "location": "ci/own.yml", "extra": own, **context},
+                {"type": "file", "location": "deploy.yml", "extra": {"project": "platform/ci-templates"}, **context},
+                {"type": "template", "location": "Jobs/SAST.gitlab-ci.yml", "extra": {}, **context},
+            ],
+        }
+    )
+    # Without its context the second include is not known to be the project's own.
+    assert answer.own_files() == ["ci/jobs.yml", "ci/own.yml"]

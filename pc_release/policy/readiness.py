@@ -88,7 +88,8 @@ def _not_evaluated(rule: str, reason: str, **evidence: str) -> Verdict:
 
 
 def _noting_unseen_includes(verdict: Verdict, facts: PublishFacts) -> Verdict:
-    """A block that may come from jobs pc-release could not see says so, and what to check."""
+    """A block that may come from jobs pc-release could not see (read offline, GitLab's merge not at hand) says so,
+    why, and what to check."""
     if verdict.ok or not facts.unresolved_includes:
         return verdict
     note = (
@@ -97,6 +98,9 @@ def _noting_unseen_includes(verdict: Verdict, facts: PublishFacts) -> Verdict:
         "Full configuration) before acting on this finding"
     )
     evidence = {**verdict.evidence, "unresolved_includes": list(facts.unresolved_includes)}
+    if facts.ci_lint_unavailable:
+        note += f" ({facts.ci_lint_unavailable})"
+        evidence["ci_lint_unavailable"] = facts.ci_lint_unavailable
     return verdict.model_copy(update={"reason": verdict.reason + note, "evidence": evidence})
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pc_release.ci.lint import CiLint
 from pc_release.errors import ConfigurationError, GitOperationError
 from pc_release.models import SourceCommit
 from pc_release.policy import readiness as rules
@@ -48,6 +49,8 @@ class ReadinessInputs:
     postgres_url: str | None = None
     release_worktree: str | None = None
     canonical_remotes: Sequence[str] = field(default_factory=tuple)
+    # GitLab's CI Lint of a SHA (GitLabResource.ci_lint): the configuration GitLab merges, includes resolved.
+    ci_lint: Callable[[str], CiLint] | None = None
 
 
 def release_config_at(tree: TreeAtSha) -> ReleaseConfig:
@@ -63,7 +66,9 @@ def evaluate(inputs: ReadinessInputs) -> ReadinessReport:
     tree = TreeAtSha(inputs.repo, source.sha)
     config = release_config_at(tree)
     scope = pipeline_scope(source.sha, inputs.release_branch, inputs.master_branch, inputs.pipeline_variables)
-    facts = publish_facts(tree.read, config, scope, source.request.profile)
+    ci_lint = inputs.ci_lint
+    lint = (lambda: ci_lint(source.sha)) if ci_lint is not None else None
+    facts = publish_facts(tree.read, config, scope, source.request.profile, lint)
     schema = schema_run(inputs, tree, config)
     remotes = [
         remote_master_state(inputs.repo, remote, inputs.master_branch, source.sha)

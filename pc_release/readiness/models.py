@@ -54,6 +54,8 @@ class PublishFacts(Record):
     unmatched_publish_jobs: list[str] = Field(default_factory=list)
     # Includes of .gitlab-ci.yml that are not read (remote, project, template, component): jobs there are unseen.
     unresolved_includes: list[str] = Field(default_factory=list)
+    # Why the configuration was read offline although GitLab was asked for its merge ("" when GitLab answered).
+    ci_lint_unavailable: str = ""
 
     def job(self, name: str) -> CiJobFacts | None:
         return next((job for job in self.jobs if job.name == name), None)

@@ -1,16 +1,17 @@
 """The runtime matrix next to the release pipeline `.gitlab-ci.yml` would create: publish jobs per runtime and
-the jobs that carry their digest snippets to the fan-in, read with pc_release.gitlab_ci, GitLab's own rules."""
+the jobs that carry their digest snippets to the fan-in, read with pc_release.ci, GitLab's own rules."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
 
-from pc_release.gitlab_ci import CiConfigError, load_ci_config
+from pc_release.ci import CI_FILE, CiConfig, CiConfigError, load_ci_config
+from pc_release.ci.lint import CiLint
+from pc_release.errors import ConfigurationError, GitLabError
 from pc_release.readiness.models import CiJobFacts, PublishFacts
 from pc_release.release_config import ReleaseConfig, RuntimeMatrixError, parse_runtime_matrix
 
-CI_FILE = ".gitlab-ci.yml"
 FAN_IN_STAGE = "digest_fan_in"
 # Settings that only make sense for a repository that declares runtimes: with any of them, a missing
 # runtime matrix is a lost file, not "no runtimes here".
@@ -41,6 +42,24 @@ def pipeline_scope(sha: str, release_branch: str, master_branch: str, variables:
 
 
 Reader = Callable[[str], str | None]
+# GitLab's CI Lint of the candidate SHA (GitLabResource.ci_lint, bound to the SHA); None when there is no GitLab.
+Lint = Callable[[], CiLint]
+
+
+def ci_config_at(read: Reader, lint: Lint | None) -> tuple[CiConfig, str]:
+    """(the configuration, "") from GitLab's own merge when GitLab answers; else the offline reader's, which names
+    the includes it could not read, and why GitLab's merge was not used."""
+    unavailable = ""
+    if lint is not None:
+        try:
+            answer = lint()
+        except (GitLabError, ConfigurationError) as err:
+            unavailable = f"GitLab's CI Lint was not available: {err}"
+        else:
+            for path in (CI_FILE, *answer.own_files()):
+                read(path)  # the files a job's location is looked up in
+            return answer.config(), ""
+    return load_ci_config(read, CI_FILE), unavailable
 
 
 def runtimes_at(read: Reader, config: ReleaseConfig) -> tuple[list[str] | None, str]:
@@ -61,8 +80,11 @@ def profile_runtimes(runtimes: list[str], config: ReleaseConfig, profile: str) -
     return list(runtimes)
 
 
-def publish_facts(read: Reader, config: ReleaseConfig, scope: Mapping[str, str], profile: str) -> PublishFacts:
-    """Facts for the publish and fan-in rules; `read` returns a file's text at the SHA (None when absent)."""
+def publish_facts(
+    read: Reader, config: ReleaseConfig, scope: Mapping[str, str], profile: str, lint: Lint | None = None
+) -> PublishFacts:
+    """Facts for the publish and fan-in rules; `read` returns a file's text at the SHA (None when absent), `lint`
+    GitLab's merged configuration of the SHA."""
     runtimes, problem = runtimes_at(read, config)
     base = {"matrix_file": config.runtime_matrix, "profile": profile, "digest_artifact": config.digest_artifact}
     if runtimes is None:
@@ -85,7 +107,7 @@ def publish_facts(read: Reader, config: ReleaseConfig, scope: Mapping[str, str],
         return text
 
     try:
-        ci = load_ci_config(recording_read, CI_FILE)
+        ci, lint_unavailable = ci_config_at(recording_read, lint)
         if not ci.workflow_allows(scope):
             return PublishFacts(
                 status="broken",
@@ -118,6 +140,7 @@ def publish_facts(read: Reader, config: ReleaseConfig, scope: Mapping[str, str],
         fan_in_jobs=[job.name for job in jobs if config.pc_stage_for(job.name, job.stage) == FAN_IN_STAGE],
         unmatched_publish_jobs=unmatched,
         unresolved_includes=list(ci.unresolved_includes),
+        ci_lint_unavailable=lint_unavailable,
         **base,
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from pc_release.ci.lint import CiLint
 from pc_release.errors import ConfigurationError, GitLabError, redact
 from pc_release.models import BranchAccess, BridgeInfo, JobInfo, PipelineInfo
 from pc_release.policy import promotion as rules
@@ -206,6 +207,14 @@ class GitLabResource(dg.ConfigurableResource):
                 if len(found) == per_page:
                     break
         return found
+
+    def ci_lint(self, sha: str) -> CiLint:
+        """GitLab's merged `.gitlab-ci.yml` at `sha` (`GET /projects/:id/ci/lint` with `content_ref`), every include
+        resolved by GitLab. A static check, not a dry run: a dry run simulates a push pipeline, without the
+        variables pc-release's release pipeline gets, so pc-release evaluates the rules itself."""
+        with self._errors(f"reading GitLab's CI Lint of {sha[:12]}"):
+            answer = self._project().ci_lint.get(content_ref=sha)
+        return CiLint.from_answer(answer.attributes)
 
     def pipeline(self, pipeline_id: int) -> PipelineInfo:
         with self._errors(f"reading pipeline {pipeline_id}"):

@@ -297,5 +297,12 @@ def test_a_missing_publish_job_names_the_includes_it_may_hide_in():
     )
     assert verdict.evidence["unresolved_includes"] == ["project:platform/ci-templates (publish.yml)"]
 
+    assert "ci_lint_unavailable" not in verdict.evidence
+
     without = rules.runtime_publish_jobs(facts.model_copy(update={"unresolved_includes": []}))
     assert not without.ok and "does not fetch" not in without.reason
+
+    why = "GitLab's CI Lint was not available: [gitlab-transient] GitLab answered 503"
+    offline = rules.runtime_publish_jobs(facts.model_copy(update={"ci_lint_unavailable": why}))
+    assert offline.reason.endswith(f"before acting on this finding ({why})")
+    assert offline.evidence["ci_lint_unavailable"] == why

@@ -1,6 +1,7 @@
 """Runtime matrix vs publish jobs and digest fan-in, on a large real-world-style `.gitlab-ci.yml` that uses
 anchors and aliases, extends chains, !reference, local includes, parallel matrix, hidden jobs, rules, needs
-and keys the reader does not know."""
+and keys the reader does not know; and the same facts from GitLab's merged configuration (the sandbox's CI Lint),
+which sees what the offline reader cannot."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 from pc_release.policy.readiness import runtime_digest_fan_in, runtime_publish_jobs
 from pc_release.readiness.publish import pipeline_scope, publish_facts
 from pc_release.release_config import load_release_config
+from pc_release.resources.gitlab import GitLabResource
+from pc_release.sandbox.gitlab_server import SandboxGitLab
+from pc_release_tests.sandbox.conftest import PROJECT, TOKEN, Origin
 
 SHA = "a" * 40
 MATRIX = """#!/usr/bin/env bash
@@ -443,3 +447,89 @@ def test_publish_and_fan_in_verdicts(repo, config, profile, publish_ok, fan_in_o
     for verdict in (publish, fan_in):
         if not verdict.ok:
             assert "update the runtime matrix, the publish job graph and the digest fan-in together" in verdict.reason
+
+
+# --- GitLab's merged configuration (CI Lint) against the offline reader ----------------------------------------
+
+PROJECT_INCLUDE = ("  - local: /ci/publish.yml\n", "  - project: platform/platform-control\n    file: ci/publish.yml\n")
+UNFETCHABLE = (
+    "  - remote: https://gitlab.example.com/shared/ci/-/raw/main/security.yml\n  - template: Jobs/SAST.gitlab-ci.yml\n",
+    "",
+)
+
+
+def _ci_with(include: tuple[str, str]) -> str:
+    return ENTRY.replace(*UNFETCHABLE).replace(*include)
+
+
+@pytest.fixture
+def gitlab_at(tmp_path):
+    """Starts a sandbox GitLab whose master holds `repo`; gives (sha, GitLabResource with `token`)."""
+    servers = []
+
+    def start(repo: dict[str, str], token: str = TOKEN):
+        root = tmp_path / f"origin-{len(servers)}"
+        root.mkdir()
+        origin = Origin(root)
+        sha = origin.commit(repo)
+        server = SandboxGitLab(origin.path, TOKEN).start()
+        servers.append(server)
+        return sha, GitLabResource(url=server.url, project=PROJECT, token=token)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def lint_verdicts(repo: dict[str, str], sha: str, gitlab):
+    scope = pipeline_scope(sha, "release/platform-control", "master", {"PLATFORM_CONTROL_RELEASE_MODE": "full"})
+    facts = publish_facts(repo.get, load_release_config(CONFIG), scope, "standard", lambda: gitlab.ci_lint(sha))
+    return facts, runtime_publish_jobs(facts)
+
+
+def test_publish_jobs_from_a_project_include_are_seen_in_gitlabs_merged_configuration(gitlab_at):
+    repo = files(ci=_ci_with(PROJECT_INCLUDE))
+    offline, offline_verdict, _ = verdicts(repo)
+    assert offline.unresolved_includes == ["project:platform/platform-control (ci/publish.yml)"]
+    assert not offline_verdict.ok
+    assert "platform/platform-control (ci/publish.yml), which pc-release does not fetch" in offline_verdict.reason
+
+    sha, gitlab = gitlab_at(repo)
+    facts, publish = lint_verdicts(repo, sha, gitlab)
+
+    assert facts.status == "ok", facts.reason
+    assert facts.unresolved_includes == [] and facts.ci_lint_unavailable == ""
+    assert publish.ok, publish.reason
+    # A job GitLab merged in from the project's own file is located in that file.
+    assert publish.evidence["published"] == [
+        f"{runtime}: publish: [{runtime}] (ci/publish.yml:2)"
+        for runtime in ("api", "web", "worker", "terminal-gateway")
+    ]
+
+
+def test_a_configuration_gitlab_finds_invalid_blocks_with_gitlabs_error(gitlab_at):
+    repo = files(ci=_ci_with((PROJECT_INCLUDE[0], PROJECT_INCLUDE[1].replace("ci/publish.yml", "ci/gone.yml"))))
+    sha, gitlab = gitlab_at(repo)
+
+    facts, publish = lint_verdicts(repo, sha, gitlab)
+
+    assert facts.status == "broken"
+    error = "Project `platform/platform-control` file `ci/gone.yml` does not exist!"
+    assert facts.reason == f".gitlab-ci.yml: GitLab's CI Lint: {error}"
+    assert not publish.ok and error in publish.reason
+
+
+def test_without_gitlabs_lint_the_offline_reader_names_the_includes_it_did_not_read(gitlab_at):
+    repo = files(ci=_ci_with(PROJECT_INCLUDE))
+    sha, gitlab = gitlab_at(repo, token="not-the-token")
+
+    facts, publish = lint_verdicts(repo, sha, gitlab)
+
+    assert facts.unresolved_includes == ["project:platform/platform-control (ci/publish.yml)"]
+    assert facts.ci_lint_unavailable.startswith(
+        "GitLab's CI Lint was not available: [gitlab-auth] GitLab rejected the token"
+    )
+    assert not publish.ok
+    assert "which pc-release does not fetch" in publish.reason
+    assert "GitLab's CI Lint was not available" in publish.reason
+    assert "not-the-token" not in publish.reason

@@ -136,6 +136,39 @@ def test_runtime_without_publish_job_blocks_until_an_intentional_filter_is_decla
     assert sample_world.release_sha() == head
 
 
+PUBLISH_SECTION_START = ".publish-template:\n"
+PUBLISH_SECTION_END = "# --- digest-fan-in"
+
+
+def test_publish_jobs_from_a_project_include_with_inputs_are_seen_through_gitlabs_ci_lint(
+    sample_world, sample_gitlab, instance, postgres_url
+):
+    """The publish jobs move to a file of the project, included with `project:` and parametrised by
+    `spec:inputs`: only GitLab's merged configuration has them, and readiness reads that one."""
+    ci_file = sample_world.clone / ".gitlab-ci.yml"
+    text = ci_file.read_text()
+    start, end = text.index(PUBLISH_SECTION_START), text.index(PUBLISH_SECTION_END)
+    publish = text[start:end].replace("  stage: package\n", "  stage: $[[ inputs.stage ]]\n", 1)
+    header = "spec:\n  inputs:\n    stage:\n      default: package\n---\n"
+    (sample_world.clone / "ci").mkdir(exist_ok=True)
+    (sample_world.clone / "ci/publish.yml").write_text(header + publish)
+    include = "include:\n  - project: platform/platform-control\n    file: ci/publish.yml\n\n"
+    ci_file.write_text(include + text[:start] + text[end:])
+    head = land_on_master(sample_world, sample_gitlab, "ci: publish jobs from the project's ci/publish.yml")
+    sample_gitlab.reset_request_log()
+
+    out = promote(sample_world, sample_gitlab.url, instance, config=CONFIG)
+
+    assert out.success, out.summary.text
+    assert out.check("runtime_publish_jobs") is True
+    assert out.check("runtime_digest_fan_in") is True
+    assert "4 runtime(s) have publish jobs" in evaluation(out, "runtime_publish_jobs").description
+    assert "unresolved_includes" not in evidence(out, "runtime_publish_jobs")
+    lints = [path for _, path in sample_gitlab.request_log if "/ci/lint?" in path]
+    assert lints == [f"/api/v4/projects/platform%2Fplatform-control/ci/lint?content_ref={head}"], lints
+    assert sample_world.release_sha() == head
+
+
 def test_runtime_whose_digest_snippet_never_reaches_the_fan_in_blocks(
     sample_world, sample_gitlab, instance, postgres_url
 ):

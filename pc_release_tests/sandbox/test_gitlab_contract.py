@@ -235,3 +235,43 @@ def test_single_commit_has_gitlabs_stats(gl: gitlab.Gitlab, origin: Origin) -> N
     assert "stats" not in gl.http_get(f"/projects/1/repository/commits/{sha}", query_data={"stats": False})
     # Only CommitDetail has them: the Commit entity on a branch does not.
     assert "stats" not in gl.http_get("/projects/1/repository/branches/master")["commit"]
+
+
+# lib/api/entities/ci/lint/result.rb (Entities::Ci::Lint::Result): `jobs` only when include_jobs is true.
+LINT_RESULT = {"valid", "errors", "warnings", "merged_yaml", "includes"}
+# lib/gitlab/ci/config/external/file/base.rb and local.rb, project.rb: File#metadata.
+LINT_INCLUDE = {"type", "location", "blob", "raw", "extra", "context_project", "context_sha"}
+# lib/gitlab/ci/lint.rb: a static check's jobs (yaml_processor_result_to_jobs); a dry run's have no
+# only, except and needs (dry_run_convert_to_jobs).
+LINT_STATIC_JOB = {"name", "stage", "before_script", "script", "after_script", "tag_list", "environment", "when"}
+LINT_STATIC_JOB |= {"allow_failure", "only", "except", "needs"}
+LINT_DRY_RUN_JOB = LINT_STATIC_JOB - {"only", "except", "needs"}
+
+
+def test_ci_lint_answers_exactly_gitlabs_lint_result(gl: gitlab.Gitlab, origin: Origin) -> None:
+    sha = origin.commit({".gitlab-ci.yml": "include: ci/jobs.yml\n", "ci/jobs.yml": "job:\n  script: [x]\n"})
+
+    plain = gl.http_get("/projects/1/ci/lint", query_data={"content_ref": sha})
+    with_jobs = gl.http_get("/projects/1/ci/lint", query_data={"content_ref": sha, "include_jobs": True})
+    dry_run = gl.http_get("/projects/1/ci/lint", query_data={"dry_run": True, "include_jobs": True})
+    invalid_sha = origin.commit({".gitlab-ci.yml": "include: ci/missing.yml\n"})
+    invalid = gl.http_get("/projects/1/ci/lint", query_data={"content_ref": invalid_sha})
+
+    assert set(plain) == LINT_RESULT
+    assert set(with_jobs) == LINT_RESULT | {"jobs"}
+    assert [set(item) for item in plain["includes"]] == [LINT_INCLUDE]
+    assert [set(job) for job in with_jobs["jobs"]] == [LINT_STATIC_JOB]
+    assert [set(job) for job in dry_run["jobs"]] == [LINT_DRY_RUN_JOB]
+    assert set(invalid) == LINT_RESULT
+    assert (invalid["valid"], invalid["merged_yaml"], invalid["includes"]) == (False, None, None)
+    for answer in (plain, with_jobs, invalid):
+        assert isinstance(answer["errors"], list) and isinstance(answer["warnings"], list)
+
+
+def test_ci_lint_refuses_both_spellings_of_one_parameter(gl: gitlab.Gitlab, origin: Origin) -> None:
+    sha = origin.commit({})
+    for query in ({"sha": sha, "content_ref": sha}, {"ref": "master", "dry_run_ref": "master"}):
+        with pytest.raises(gitlab.exceptions.GitlabHttpError) as err:
+            gl.http_get("/projects/1/ci/lint", query_data=query)
+        assert err.value.response_code == 400
+        assert "are mutually exclusive" in str(err.value)

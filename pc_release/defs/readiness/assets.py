@@ -13,6 +13,7 @@ from pc_release.policy.readiness import READINESS_CHECKS, not_applicable
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
 from pc_release.resources.commands import CommandRunnerResource
 from pc_release.resources.git import GitResource
+from pc_release.resources.gitlab import GitLabResource
 
 ASSET = "release_readiness"
 
@@ -31,6 +32,7 @@ def release_readiness(
     # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
     master_ci: MasterCi,
     git: GitResource,
+    gitlab: GitLabResource,
     commands: CommandRunnerResource,
     readiness: ReadinessResource,
 ):
@@ -49,6 +51,7 @@ def release_readiness(
             postgres_url=readiness.postgres_url,
             release_worktree=readiness.release_worktree,
             canonical_remotes=tuple(readiness.canonical_remotes),
+            ci_lint=gitlab.ci_lint,
         )
     )
     # Each check's reason is in its own check result; the log names only what needs a reader's attention.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from pc_release.sandbox import ci_lint
 from pc_release.sandbox.gitlab.access import DEVELOPER
 from pc_release.sandbox.gitlab.errors import PipelineCreationError, SandboxLookupError
 from pc_release.sandbox.gitlab.http import ApiError, Request, Response, error, json_response, paginate
@@ -128,6 +129,25 @@ class Api:
         # doc/api/commits.md: `stats` (default true) includes the commit's stats.
         stats = request.arg("stats") is None or request.flag("stats")
         return json_response(200, self.s.views.commit(sha, with_pipeline=True, stats=stats))
+
+    # --- CI configuration ----------------------------------------------------------------------------
+
+    def ci_lint(self, request: Request, params: Params) -> Response:
+        """lib/api/lint.rb `GET :id/ci/lint`: the `.gitlab-ci.yml` at `content_ref` (the default branch's head by
+        default), merged and checked; with `dry_run`, a pipeline creation simulated on `dry_run_ref`."""
+        for old, new in (("sha", "content_ref"), ("ref", "dry_run_ref")):
+            if request.arg(old) is not None and request.arg(new) is not None:
+                return json_response(400, {"error": f"{old}, {new} are mutually exclusive"})
+        sha = self.s._origin.resolve_commit(request.arg("content_ref") or request.arg("sha") or DEFAULT_BRANCH)
+        if sha is None:
+            return error(404, "404 Commit Not Found")
+        answer = ci_lint.lint(
+            self.s,
+            sha,
+            dry_run=request.flag("dry_run"),
+            dry_run_ref=request.arg("dry_run_ref") or request.arg("ref"),
+        )
+        return json_response(200, answer.body(include_jobs=request.flag("include_jobs")))
 
     # --- pipelines -----------------------------------------------------------------------------------
 
@@ -384,6 +404,7 @@ ROUTES: list[Route] = [
     route("GET", f"{PROJECT}/repository/branches", Api.branches),
     route("GET", f"{PROJECT}/repository/branches/*branch", Api.branch),
     route("GET", f"{PROJECT}/repository/commits/:sha", Api.commit),
+    route("GET", f"{PROJECT}/ci/lint", Api.ci_lint),
     route("POST", f"{PROJECT}/pipeline", Api.create_pipeline),
     route("GET", f"{PROJECT}/pipelines", Api.pipelines),
     route("GET", f"{PROJECT}/pipelines/latest", Api.latest_pipeline),

@@ -14,7 +14,8 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pc_release.gitlab_ci import CiConfig, CiConfigError, CiJob, load_ci_config
+from pc_release.ci import CI_FILE, CiConfig, CiConfigError, CiJob
+from pc_release.sandbox import ci_lint
 from pc_release.sandbox.gitlab import pipeline_state
 from pc_release.sandbox.gitlab.access import MAINTAINER, Access
 from pc_release.sandbox.gitlab.errors import PipelineCreationError, SandboxLookupError
@@ -387,12 +388,12 @@ class SandboxGitLab:
         return pipeline
 
     def _ci_config(self, sha: str, includes: Any) -> CiConfig:
+        """The configuration GitLab would merge at `sha` (see pc_release.sandbox.ci_lint)."""
         if includes is None:
-            return load_ci_config(lambda path: self._origin.read_file(sha, path))
+            return ci_lint.ci_config(self._origin, self.project_path, sha, self._origin.read_file(sha, CI_FILE))
         # A child pipeline's configuration is its trigger's `include:`, read from the parent's SHA.
-        entry = "trigger:include"
         document = json.dumps({"include": includes})  # JSON is YAML
-        return load_ci_config(lambda path: document if path == entry else self._origin.read_file(sha, path), entry)
+        return ci_lint.ci_config(self._origin, self.project_path, sha, document, "trigger:include")
 
     def _add_job(self, pipeline: dict[str, Any], job: CiJob, stage_index: int, now: float) -> None:
         record = {
@@ -680,7 +681,7 @@ class SandboxGitLab:
         except PipelineCreationError as err:
             message = str(err)
             # GitLab creates no pipeline for a push without CI jobs, but shows config errors as failed ones.
-            if "Missing CI config file" in message or "No stages / jobs" in message or "filtered out" in message:
+            if ci_lint.NO_CONTENT in message or "No stages / jobs" in message or "filtered out" in message:
                 return
             now = time.time()
             self._register_pipeline(

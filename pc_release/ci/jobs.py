@@ -1,13 +1,10 @@
-"""Reads a `.gitlab-ci.yml` the way GitLab does: for the sandbox's pipelines and the readiness checks alike.
+"""The jobs a pipeline gets from a merged configuration (includes, `extends` and `!reference` already resolved,
+by GitLab's CI Lint or by pc_release.ci.includes): `default:` and legacy top-level defaults with `inherit:`,
+`stages:` with `.pre`/`.post`, hidden `.jobs`, `parallel:` (count and matrix), `workflow:rules`, job `rules:`
+(`if`, `when`, `allow_failure`, `variables`, `needs`), and `only`/`except` with ref names, regexes, keywords and
+`variables`.
 
-Covered: YAML anchors and merge keys, local `include:`, `extends:` (deep merge), `!reference` tags,
-`default:` and legacy top-level defaults with `inherit:`, `stages:` with `.pre`/`.post`, hidden `.jobs`,
-`parallel:` (count and matrix), `workflow:rules`, job `rules:` (`if`, `when`, `allow_failure`,
-`variables`, `needs`), and `only`/`except` with ref names, regexes, keywords and `variables`.
-
-Not resolved offline: remote, project, template and component includes (skipped, and named in
-`CiConfig.unresolved_includes` and in configuration errors), `include:rules` and
-`rules:changes`/`rules:exists` (always treated as matching), `when: delayed` (runs as on_success).
+Not evaluated: `rules:changes`/`rules:exists` (always treated as matching), `when: delayed` (runs as on_success).
 """
 
 from __future__ import annotations
@@ -15,30 +12,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from pc_release.ci.document import RESERVED_KEYWORDS
+from pc_release.ci.errors import CiConfigError
+from pc_release.ci.expressions import evaluate_expression, parse_regex_literal
 
 DEFAULT_STAGES = ("build", "test", "deploy")
 DEFAULT_JOB_STAGE = "test"
-RESERVED_KEYWORDS = frozenset(
-    {
-        "image",
-        "services",
-        "stages",
-        "types",
-        "before_script",
-        "after_script",
-        "variables",
-        "cache",
-        "include",
-        "workflow",
-        "default",
-        "spec",
-    }
-)
 # Keys `default:` (and their legacy top-level forms) hand down to jobs that do not set them.
 DEFAULTABLE_KEYS = (
     "after_script",
@@ -56,20 +39,6 @@ DEFAULTABLE_KEYS = (
 )
 LEGACY_GLOBAL_DEFAULTS = ("image", "services", "cache", "before_script", "after_script")
 SCRIPT_KEYS = ("script", "before_script", "after_script")
-MAX_EXTENDS_DEPTH = 11
-MAX_REFERENCE_DEPTH = 10
-MAX_INCLUDES = 150
-
-
-class CiConfigError(ValueError):
-    """The configuration is one GitLab would refuse; the message reads like GitLab's."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A `!reference [job, key, ...]` tag, resolved after includes and `extends` like GitLab does."""
-
-    path: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -114,7 +83,7 @@ class CiConfig:
     variables: Mapping[str, str]
     workflow_rules: tuple[Mapping[str, Any], ...] | None
     definitions: Mapping[str, Mapping[str, Any]]
-    # Remote, project, template and component includes: skipped, so anything defined there is not seen.
+    # Includes that were not read (offline: remote, project, template, component), so what they define is unseen.
     unresolved_includes: tuple[str, ...] = ()
 
     def workflow_allows(self, variables: Mapping[str, str]) -> bool:
@@ -144,182 +113,6 @@ class CiConfig:
         if outcome is None or outcome.when == "never":
             return None
         return outcome
-
-
-def load_ci_config(read_file: Callable[[str], str | None], entry: str = ".gitlab-ci.yml") -> CiConfig:
-    """Parse `entry` and its local includes (read through `read_file`, which returns None when absent)."""
-    text = read_file(entry)
-    if text is None:
-        raise CiConfigError("Missing CI config file")
-    unresolved: list[str] = []
-    document = _expand_includes(_parse_yaml(text, entry), read_file, seen={entry.lstrip("/")}, unresolved=unresolved)
-    try:
-        document = _resolve_extends(document)
-        document = _resolve_references(document)
-        config = _build_config(document)
-    except CiConfigError as err:
-        if unresolved:
-            raise CiConfigError(f"{err} ({unseen_includes_note(unresolved)})") from None
-        raise
-    return dataclasses.replace(config, unresolved_includes=tuple(unresolved))
-
-
-def unseen_includes_note(unresolved: Iterable[str]) -> str:
-    """How to read a verdict on a configuration some of whose includes were not read."""
-    return (
-        f"the configuration also includes {', '.join(unresolved)}, which pc-release does not fetch; a job or "
-        "template defined there is not seen here"
-    )
-
-
-class _CiLoader(yaml.SafeLoader):
-    """SafeLoader plus GitLab's only custom tag."""
-
-
-def _construct_reference(loader: yaml.SafeLoader, node: yaml.Node) -> Reference:
-    if not isinstance(node, yaml.SequenceNode):
-        raise CiConfigError("!reference must be a sequence, e.g. !reference [.job, script]")
-    return Reference(tuple(str(item) for item in loader.construct_sequence(node)))
-
-
-_CiLoader.add_constructor("!reference", _construct_reference)
-
-
-def _parse_yaml(text: str, path: str) -> dict[str, Any]:
-    try:
-        documents = [doc for doc in yaml.load_all(text, Loader=_CiLoader) if doc is not None]
-    except yaml.YAMLError as err:
-        raise CiConfigError(f"{path}: invalid YAML: {err}") from err
-    # A file with a `spec:` header keeps its configuration in the second document.
-    if len(documents) == 2 and isinstance(documents[0], dict) and "spec" in documents[0]:
-        documents = documents[1:]
-    if not documents:
-        return {}
-    if len(documents) > 1 or not isinstance(documents[0], dict):
-        raise CiConfigError(f"{path}: config should be a hash")
-    return documents[0]
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """GitLab's Hash#deep_merge: hashes merge key by key, anything else (lists too) is replaced."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _local_include_paths(spec: Any, unresolved: list[str]) -> list[str]:
-    """The local includes of an `include:` value; every other kind is described into `unresolved`."""
-    items = spec if isinstance(spec, list) else [spec]
-    paths = []
-    for item in items:
-        if isinstance(item, str) and not re.match(r"^https?://", item):
-            paths.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("local"), str):
-            paths.append(item["local"])
-        else:
-            unresolved.append(_describe_include(item))
-    return paths
-
-
-def _describe_include(item: Any) -> str:
-    if isinstance(item, str):
-        item = {"remote": item}
-    if not isinstance(item, dict):
-        return f"include {item!r}"
-    if "project" in item:
-        files = item.get("file")
-        shown = ", ".join(map(str, files)) if isinstance(files, list) else str(files)
-        ref = f"@{item['ref']}" if item.get("ref") else ""
-        return f"project:{item['project']}{ref} ({shown})"
-    for kind in ("template", "component", "remote"):
-        if kind in item:
-            value = str(item[kind])
-            if kind == "remote":
-                value = re.sub(r"[?#].*$", "", value)  # a query string may carry a token
-            return f"{kind}:{value}"
-    return f"include {sorted(item)}"
-
-
-def _expand_includes(
-    document: dict[str, Any], read_file: Callable[[str], str | None], seen: set[str], unresolved: list[str]
-) -> dict[str, Any]:
-    """Included files are merged first, in order; the including file's own keys win."""
-    if "include" not in document:
-        return document
-    merged: dict[str, Any] = {}
-    for raw_path in _local_include_paths(document["include"], unresolved):
-        path = raw_path.lstrip("/")
-        if path in seen:
-            continue
-        seen.add(path)
-        if len(seen) > MAX_INCLUDES:
-            raise CiConfigError(f"Maximum of {MAX_INCLUDES} nested includes are allowed!")
-        text = read_file(path)
-        if text is None:
-            raise CiConfigError(f"Local file `{raw_path}` does not exist!")
-        merged = _deep_merge(merged, _expand_includes(_parse_yaml(text, path), read_file, seen, unresolved))
-    own = {key: value for key, value in document.items() if key != "include"}
-    return _deep_merge(merged, own)
-
-
-def _resolve_extends(document: dict[str, Any]) -> dict[str, Any]:
-    resolved: dict[str, Any] = {}
-
-    def resolve(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
-        if name in resolved:
-            return resolved[name]
-        entry = document[name]
-        parents = entry.get("extends")
-        if parents is None:
-            resolved[name] = entry
-            return entry
-        if not isinstance(parents, str | list) or not all(isinstance(p, str) for p in parents):
-            raise CiConfigError(f"{name}: `extends` must be a job name or a list of job names")
-        parent_names = [parents] if isinstance(parents, str) else list(parents)
-        if len(chain) >= MAX_EXTENDS_DEPTH:
-            raise CiConfigError(f"{name}: nesting too deep in `extends`")
-        base: dict[str, Any] = {}
-        for parent in parent_names:
-            if parent in chain or parent == name:
-                raise CiConfigError(f"{name}: circular dependency detected in `extends`")
-            if not isinstance(document.get(parent), dict):
-                raise CiConfigError(f"{name}: unknown keys in `extends` ({parent})")
-            base = _deep_merge(base, resolve(parent, (*chain, name)))
-        own = {key: value for key, value in entry.items() if key != "extends"}
-        resolved[name] = _deep_merge(base, own)
-        return resolved[name]
-
-    return {
-        name: resolve(name, ()) if isinstance(value, dict) and name not in RESERVED_KEYWORDS else value
-        for name, value in document.items()
-    }
-
-
-def _resolve_references(document: dict[str, Any]) -> dict[str, Any]:
-    def lookup(reference: Reference, depth: int) -> Any:
-        if depth > MAX_REFERENCE_DEPTH:
-            raise CiConfigError(f"!reference {list(reference.path)}: too many nested references")
-        node: Any = document
-        for key in reference.path:
-            if not isinstance(node, dict) or key not in node:
-                raise CiConfigError(f"!reference {list(reference.path)} could not be found")
-            node = node[key]
-        return walk(node, depth + 1)
-
-    def walk(node: Any, depth: int) -> Any:
-        if isinstance(node, Reference):
-            return lookup(node, depth)
-        if isinstance(node, dict):
-            return {key: walk(value, depth) for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(item, depth) for item in node]
-        return node
-
-    return walk(document, 0)
 
 
 def _flatten(value: Any) -> list[Any]:
@@ -362,7 +155,7 @@ def _inherits(definition: Mapping[str, Any], kind: str, key: str | None = None) 
     return bool(setting)
 
 
-def _build_config(document: dict[str, Any]) -> CiConfig:
+def build_config(document: dict[str, Any]) -> CiConfig:
     stages_value = document.get("stages", document.get("types"))
     if stages_value and not isinstance(stages_value, list):
         # GitLab refuses a bare string here; reading it character by character would invent stages.
@@ -619,7 +412,7 @@ def _ref_matches(pattern: str, scope: Mapping[str, str]) -> bool:
     if pattern in _REF_KEYWORDS:
         return _REF_KEYWORDS[pattern](scope)
     ref = scope.get("CI_COMMIT_REF_NAME", "")
-    regex = _parse_regex_literal(pattern)
+    regex = parse_regex_literal(pattern)
     if regex is not None:
         return regex.search(ref) is not None
     return pattern == ref
@@ -649,143 +442,3 @@ def _only_except_allows(definition: Mapping[str, Any], scope: Mapping[str, str])
         return False
     excluded = normalise(definition.get("except"))
     return not any(check for check in (refs_match(excluded), variables_match(excluded)) if check)
-
-
-# --- rules:if expressions -------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<lparen>\() | (?P<rparen>\)) | (?P<and>&&) | (?P<or>\|\|)
-      | (?P<op>==|!=|=~|!~)
-      | \$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\} | \$(?P<var>[A-Za-z_][A-Za-z0-9_]*)
-      | "(?P<dq>(?:[^"\\]|\\.)*)" | '(?P<sq>(?:[^'\\]|\\.)*)'
-      | (?P<regex>/(?:[^/\\]|\\.)*/[a-z]*)
-      | (?P<null>null)\b
-    )""",
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str
-    text: str
-
-
-def _tokenize(expression: str) -> list[_Token]:
-    tokens = []
-    position = 0
-    expression = expression.strip()
-    while position < len(expression):
-        match = _TOKEN.match(expression, position)
-        if match is None or match.end() == position:
-            raise CiConfigError(f"invalid expression syntax: {expression!r}")
-        kind = match.lastgroup or ""
-        text = match.group(kind)
-        if kind == "braced":
-            kind = "var"
-        elif kind in ("dq", "sq"):
-            kind, text = "string", re.sub(r"\\(.)", r"\1", text)
-        tokens.append(_Token(kind, text))
-        position = match.end()
-        while position < len(expression) and expression[position].isspace():
-            position += 1
-    return tokens
-
-
-def _parse_regex_literal(text: str | None) -> re.Pattern[str] | None:
-    """`/pattern/flags` in Ruby/RE2 style; None if `text` is not one."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"/(.*)/([a-z]*)", text, re.DOTALL)
-    if match is None:
-        return None
-    flags = 0
-    for flag in match.group(2):
-        flags |= {"i": re.IGNORECASE, "m": re.DOTALL, "x": re.VERBOSE}.get(flag, 0)
-    try:
-        return re.compile(match.group(1).replace(r"\z", r"\Z"), flags)
-    except re.error as err:
-        raise CiConfigError(f"invalid regular expression {text!r}: {err}") from err
-
-
-class _Parser:
-    """Recursive descent over GitLab's grammar: `||` binds looser than `&&`; comparisons are binary."""
-
-    def __init__(self, tokens: list[_Token], scope: Mapping[str, str], source: str) -> None:
-        self.tokens = tokens
-        self.index = 0
-        self.scope = scope
-        self.source = source
-
-    def parse(self) -> bool:
-        result = self.or_expression()
-        if self.index != len(self.tokens):
-            raise CiConfigError(f"invalid expression syntax: {self.source!r}")
-        return result
-
-    def peek(self) -> str | None:
-        return self.tokens[self.index].kind if self.index < len(self.tokens) else None
-
-    def take(self) -> _Token:
-        if self.index >= len(self.tokens):
-            raise CiConfigError(f"invalid expression syntax: {self.source!r}")
-        token = self.tokens[self.index]
-        self.index += 1
-        return token
-
-    def or_expression(self) -> bool:
-        result = self.and_expression()
-        while self.peek() == "or":
-            self.take()
-            right = self.and_expression()
-            result = result or right
-        return result
-
-    def and_expression(self) -> bool:
-        result = self.primary()
-        while self.peek() == "and":
-            self.take()
-            right = self.primary()
-            result = result and right
-        return result
-
-    def primary(self) -> bool:
-        if self.peek() == "lparen":
-            self.take()
-            result = self.or_expression()
-            if self.take().kind != "rparen":
-                raise CiConfigError(f"invalid expression syntax: {self.source!r}")
-            return result
-        left = self.operand()
-        if self.peek() != "op":
-            return bool(left) if not isinstance(left, re.Pattern) else True
-        operator = self.take().text
-        right = self.operand()
-        if operator in ("==", "!="):
-            equal = (None if isinstance(left, re.Pattern) else left) == (
-                None if isinstance(right, re.Pattern) else right
-            )
-            return equal if operator == "==" else not equal
-        pattern = right if isinstance(right, re.Pattern) else _parse_regex_literal(right)
-        if pattern is None:
-            raise CiConfigError(f"invalid expression syntax: {self.source!r} (right of {operator} is not a regex)")
-        matched = isinstance(left, str) and pattern.search(left) is not None
-        return matched if operator == "=~" else not matched
-
-    def operand(self) -> str | re.Pattern[str] | None:
-        token = self.take()
-        if token.kind == "var":
-            return self.scope.get(token.text)
-        if token.kind == "string":
-            return token.text
-        if token.kind == "null":
-            return None
-        if token.kind == "regex":
-            return _parse_regex_literal(token.text)
-        raise CiConfigError(f"invalid expression syntax: {self.source!r}")
-
-
-def evaluate_expression(expression: str, variables: Mapping[str, str]) -> bool:
-    """Evaluate a `rules:if` / `only:variables` expression against variables (undefined = null)."""
-    return _Parser(_tokenize(expression), variables, expression).parse()

@@ -1,27 +1,14 @@
-"""The platform repo's own release config (`.pc-release.yaml`), read from the exact SHA being promoted."""
+"""The schema of `.pc-release.yaml`: its settings as pydantic models, with their defaults and validators."""
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
-import shlex
-import types
-import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pc_release.errors import ConfigurationError
+from pc_release.release_config.runtime_matrix import RUNTIME_MATRIX_VARIABLE
 
 RELEASE_CONFIG_PATH = ".pc-release.yaml"
 
@@ -32,19 +19,6 @@ PREFLIGHT_CHECKS = ("playwright_e2e", "role_authz_smoke")
 
 # Kinds of kind-vs-platform overlay differences that may be declared intentional.
 KIND_PARITY_ALLOW_KINDS = ("env", "configmap-key", "secret", "configmap", "deployment", "container")
-
-RUNTIME_MATRIX_VARIABLE = "PLATFORM_CONTROL_RUNTIMES"
-_RUNTIME_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-
-
-class ReleaseConfigError(ConfigurationError, ValueError):
-    """`.pc-release.yaml` cannot be used; `problems` holds one line per defect, each naming file and field."""
-
-    rule = "release-config"
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
 
 
 def matches_any(value: str, patterns: list[str]) -> bool:
@@ -412,158 +386,3 @@ class ReleaseConfig(_Frozen):
 
 
 DEFAULT_RELEASE_CONFIG = ReleaseConfig()
-
-
-def load_release_config(text: str, source: str = RELEASE_CONFIG_PATH) -> ReleaseConfig:
-    """Parse and validate `.pc-release.yaml` text; an empty file means the defaults."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ReleaseConfigError([f"{source}: invalid YAML: {where}{problem}"]) from err
-    if data is None:
-        return DEFAULT_RELEASE_CONFIG
-    if not isinstance(data, dict):
-        raise ReleaseConfigError([f"{source}: must be a mapping of settings, got {type(data).__name__}"])
-    try:
-        return ReleaseConfig.model_validate(data)
-    except ValidationError as err:
-        raise ReleaseConfigError([_describe(source, error) for error in err.errors()]) from err
-
-
-_TYPE_MESSAGES = {
-    "string_type": "must be a string",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "int_type": "must be an integer",
-    "int_parsing": "must be an integer",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-}
-
-
-def _describe(source: str, error: Any) -> str:
-    loc = tuple(error["loc"])
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "extra_forbidden":
-        message = _unknown_field_message(loc)
-    elif kind == "missing":
-        message = "required field is missing"
-    elif kind == "greater_than":
-        message = f"must be > {ctx['gt']:g}"
-    elif kind == "too_short":
-        message = "must not be empty"
-    elif kind == "literal_error":
-        message = f"must be one of {ctx['expected']}"
-    elif kind == "value_error":
-        message = str(ctx.get("error", error["msg"]))
-    elif kind in _TYPE_MESSAGES:
-        message = f"{_TYPE_MESSAGES[kind]} (got {_short(error['input'])})"
-    else:
-        message = error["msg"][0].lower() + error["msg"][1:]
-    where = ".".join(str(part) for part in loc) or "(top level)"
-    return f"{source}: {where}: {message}"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unknown_field_message(loc: tuple[Any, ...]) -> str:
-    allowed = _fields_at(loc[:-1])
-    if not allowed:
-        return "unknown field"
-    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown field; {hint}allowed: {', '.join(allowed)}"
-
-
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """The YAML keys accepted by the model found at `loc` of a ReleaseConfig document."""
-    annotation: Any = ReleaseConfig
-    parts = list(loc)
-    while True:
-        annotation = _unwrap_optional(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            if not parts:
-                return [field.alias or name for name, field in annotation.model_fields.items()]
-            part = parts.pop(0)
-            by_key = {field.alias or name: field for name, field in annotation.model_fields.items()}
-            if part not in by_key:
-                return []
-            annotation = by_key[part].annotation
-        elif typing.get_origin(annotation) in (dict, list) and parts:
-            parts.pop(0)
-            annotation = typing.get_args(annotation)[-1]
-        else:
-            return []
-
-
-def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return annotation
-
-
-class RuntimeMatrixError(ValueError):
-    """The runtime matrix script does not declare its runtimes in the shape pc-release reads."""
-
-
-_MATRIX_ASSIGNMENT = re.compile(
-    rf"^[ \t]*(?:(?:declare|typeset)[ \t]+-a[ \t]+|readonly[ \t]+(?:-a[ \t]+)?)?"
-    rf"{RUNTIME_MATRIX_VARIABLE}(\+?)=\(",
-    re.MULTILINE,
-)
-
-
-def parse_runtime_matrix(text: str) -> list[str]:
-    """The runtimes declared by `PLATFORM_CONTROL_RUNTIMES=( ... )` in a bash runtime matrix script.
-
-    Handles one-line and multi-line arrays, quoted names, comments (whole-line and trailing), `declare -a`,
-    and `+=( ... )` appends; later plain assignments replace earlier ones, as in bash.
-    """
-    assignments = list(_MATRIX_ASSIGNMENT.finditer(text))
-    if not assignments:
-        raise RuntimeMatrixError(f"no {RUNTIME_MATRIX_VARIABLE}=( ... ) array found")
-    runtimes: list[str] = []
-    for assignment in assignments:
-        names = _array_items(text[assignment.end() :])
-        runtimes = [*runtimes, *names] if assignment.group(1) else names
-    for name in runtimes:
-        if not _RUNTIME_NAME.fullmatch(name):
-            raise RuntimeMatrixError(f"{name!r} is not a runtime name (lower-case letters, digits, '-')")
-    duplicates = sorted({name for name in runtimes if runtimes.count(name) > 1})
-    if duplicates:
-        raise RuntimeMatrixError(f"runtime listed twice: {', '.join(duplicates)}")
-    if not runtimes:
-        raise RuntimeMatrixError(f"{RUNTIME_MATRIX_VARIABLE} is empty")
-    return runtimes
-
-
-def _array_items(rest: str) -> list[str]:
-    lexer = shlex.shlex(rest, posix=True, punctuation_chars="()")
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    items: list[str] = []
-    try:
-        for token in lexer:
-            if token == ")":
-                return items
-            if "$" in token or "(" in token:
-                raise RuntimeMatrixError(f"{token!r}: runtimes must be literal names, not expansions")
-            items.append(token)
-    except RuntimeMatrixError:
-        raise
-    except ValueError as err:  # shlex: unbalanced quotes
-        raise RuntimeMatrixError(f"unterminated {RUNTIME_MATRIX_VARIABLE} array: {err}") from err
-    raise RuntimeMatrixError(f"unterminated {RUNTIME_MATRIX_VARIABLE} array: missing ')'")
