@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -10,16 +11,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pc_release.errors import ConfigurationError, InvalidInput, LeaseLost, PcReleaseError, PromotionBlocked
+from pc_release.errors import REFUSALS, ConfigurationError, PcReleaseError
 from pc_release.settings import Settings
 
 # Exit statuses, the same for every command (README: "Refusals and exit statuses").
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
-# A refusal is pc-release saying no by a rule of the policy; anything else that stops a command (git or GitLab
-# failing, a crash) is a failure, which a retry may cure.
-REFUSALS = (InvalidInput, PromotionBlocked, ConfigurationError, LeaseLost)
+# A refusal is pc-release saying no by a rule of the policy (errors.REFUSALS); anything else that stops a command
+# (git or GitLab failing, a crash) is a failure, which a retry may cure.
 # How Dagster names the failure of a step whose blocking asset check failed: a gate refused.
 _BLOCKING_CHECK_FAILED = "DagsterAssetCheckFailedError"
+_REFUSED_STEP = "refused"
 
 
 def _settings() -> Settings:
@@ -80,11 +81,17 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
 
     from pc_release.definitions import build_definitions
     from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
+    from pc_release.defs.promotion.run_tags import OPERATOR_TAG
+    from pc_release.policy.promotion import MODES, PROFILES, validate_mode, validate_profile
     from pc_release.reporting import summarize_run
     from pc_release.resources.gitlab import TOKEN_ENV_VAR
     from pc_release.resources.policy import ReleasePolicyResource
 
-    config = PromotionConfig(**_run_config(args)["ops"]["source_commit"]["config"])
+    flags = _run_config(args)["ops"]["source_commit"]["config"]
+    # Refused by the policy's rule before the config's choices would reject the value without naming it.
+    validate_mode(flags.get("mode", MODES[0]))
+    validate_profile(flags.get("profile", PROFILES[0]))
+    config = PromotionConfig(**flags)
     request = config.to_request(dev_test=job_name == DEV_TEST_JOB, policy=ReleasePolicyResource.from_settings(settings))
     if not os.environ.get(TOKEN_ENV_VAR):
         raise ConfigurationError(f"no GitLab token: set {TOKEN_ENV_VAR}", rule="gitlab-token")
@@ -94,7 +101,12 @@ def run_promotion(job_name: str, args: argparse.Namespace, out=None) -> int:
     )
     job = build_definitions(settings).resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(run_config=_run_config(args), instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=_run_config(args),
+            instance=instance,
+            raise_on_error=False,
+            tags={OPERATOR_TAG: getpass.getuser()},
+        )
         summary = summarize_run(instance, result.run_id)
     print(summary.text, file=out)
     return _run_exit_status(result)
@@ -106,10 +118,14 @@ def _run_exit_status(result) -> int:
         return EXIT_OK
     causes = []
     for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
+        data = event.step_failure_data
+        if data.user_failure_data and "rule" in data.user_failure_data.metadata:
+            causes.append(_REFUSED_STEP)  # defs/promotion/refusal.py: a refusal raised as a dg.Failure
+            continue
+        error = data.error
         causes.append((error.cause or error).cls_name if error else None)
     # The event log keeps only the class name of an error: collect the names of every refusal class.
-    refusals, classes = {_BLOCKING_CHECK_FAILED}, list(REFUSALS)
+    refusals, classes = {_BLOCKING_CHECK_FAILED, _REFUSED_STEP}, list(REFUSALS)
     while classes:
         cls = classes.pop()
         refusals.add(cls.__name__)

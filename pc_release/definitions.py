@@ -26,7 +26,7 @@ from pc_release.settings import Settings
 DOMAINS = (promotion, preflight, audit, pipeline, readiness)
 # Domains with definitions whose shape depends on settings (a cron, a sensor's default status): built with the
 # code location, so importing a domain never reads the environment.
-CONFIGURED = (audit, automation)
+CONFIGURED = (audit, automation, promotion)
 
 
 def _postgres_url(settings: Settings) -> str | dg.EnvVar | None:
@@ -74,19 +74,29 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     }
 
 
+def settled(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
+    """The resource exactly as the settings built it, with no run config of its own: the Launchpad then shows only
+    the promotion's choices, and a run cannot point the release at another repository or GitLab by editing YAML.
+    Secrets stay environment-variable references (`{"env": ...}`), resolved when the resource starts."""
+    definition = resource.get_resource_definition()
+    return definition.configured(resource._convert_to_config_dictionary())
+
+
 def build_definitions(
     settings: Settings | None = None, resources: dict[str, dg.ConfigurableResource] | None = None
 ) -> dg.Definitions:
     """The code location; tests and the CLI pass their own settings, and tests may swap a resource.
 
     The only place the code location reads the environment: definitions get what they need from resources
-    (shown in the UI, and handed to a run launched in another process with the rest of the code location).
+    (handed to a run launched in another process with the rest of the code location, and settled, so that no run
+    config can change them).
     """
     settings = settings or Settings()
+    bound = build_resources(settings) | (resources or {})
     return dg.Definitions.merge(
         *(domain.defs for domain in DOMAINS),
         *(domain.configured_defs(settings) for domain in CONFIGURED),
-        dg.Definitions(resources=build_resources(settings) | (resources or {})),
+        dg.Definitions(resources={key: settled(resource) for key, resource in bound.items()}),
     )
 
 

@@ -12,11 +12,13 @@ class PcReleaseError(Exception):
 
     rule: str = "pc-release"
 
-    def __init__(self, message: str, *, rule: str | None = None) -> None:
+    def __init__(self, message: str, *, rule: str | None = None, evidence: dict | None = None) -> None:
         if rule is not None:
             self.rule = rule
         super().__init__(f"[{self.rule}] {message}")
         self.detail = message
+        # What the rule judged (a verdict's evidence), shown with a refusal in the UI.
+        self.evidence = evidence or {}
 
 
 class PromotionBlocked(PcReleaseError):
@@ -53,6 +55,10 @@ class ConfigurationError(PcReleaseError):
     """pc-release itself is misconfigured (settings, token, release config)."""
 
     rule = "configuration"
+
+
+# The policy's refusals: a rule said no, and a retry without a change cannot help (the CLI exits 2 for these).
+REFUSALS = (InvalidInput, PromotionBlocked, ConfigurationError, LeaseLost)
 
 
 def redact(text: str, *secrets: str | None) -> str:

@@ -161,6 +161,9 @@ class MasterCi(Record):
     sha: str
     pipeline: PipelineInfo | None
     verdict: Verdict
+    # Each promotion asset carries what it was computed from, so the lineage is the chain the policy describes:
+    # every asset reads only the one before it.
+    source: SourceCommit
 
 
 PreflightStatus = Literal["passed", "failed", "skipped", "not_run", "scoped_passed", "scoped_failed"]
@@ -207,6 +210,7 @@ class PreflightReport(Record):
     classifications: dict[str, str] = Field(default_factory=dict)
     checks: list[PreflightCheck] = Field(default_factory=list)
     duration_seconds: float | None = None
+    master_ci: MasterCi | None = Field(default=None, description="The primary gate this preflight ran after.")
 
 
 class KeptCommits(Record):
@@ -228,6 +232,7 @@ class ReleaseBranchUpdate(Record):
     # The newest release-branch pipeline when this run pushed (0 when it pushed nothing): every pipeline up to it
     # ran before the push, so none of them deploys what was pushed.
     pipelines_before_push: int = 0
+    preflight: PreflightReport | None = Field(default=None, description="The preflight (and gates) the push followed.")
 
 
 class ReleaseCandidate(Record):
@@ -235,6 +240,7 @@ class ReleaseCandidate(Record):
     sha: str
     content_sha256: str
     values: dict[str, str]
+    branch: ReleaseBranchUpdate | None = Field(default=None, description="The push this candidate was written for.")
 
 
 class ReleasePipeline(Record):

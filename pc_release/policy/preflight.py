@@ -113,7 +113,8 @@ def preflight_gate(report: PreflightReport, request: PromotionRequest) -> Verdic
     if report.scope:
         evidence["scope"] = report.scope
     if report.status == "passed":
-        return Verdict(rule=PREFLIGHT_GATE, ok=True, reason="local preflight passed", evidence=evidence)
+        checks = ", ".join(check.name for check in report.checks)
+        return Verdict(rule=PREFLIGHT_GATE, ok=True, reason=f"every check passed: {checks}", evidence=evidence)
     if report.status == "skipped":
         return Verdict(rule=PREFLIGHT_GATE, status="warning", reason=report.reason, evidence=evidence)
     if request.require_local_preflight:

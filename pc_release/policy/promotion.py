@@ -340,6 +340,21 @@ def guard_verdict(release_only: Sequence[CommitInfo], allow_divergence: bool, re
 # allowed to push or merge there.
 DEVELOPER_ACCESS = 30
 MAINTAINER_ACCESS = 40
+# GitLab's access levels (doc/api/members.md), by the names GitLab gives them.
+_ROLES = {
+    0: "No access",
+    5: "Minimal access",
+    10: "Guest",
+    15: "Planner",
+    20: "Reporter",
+    30: "Developer",
+    40: "Maintainer",
+    50: "Owner",
+}
+
+
+def _role(access_level: int) -> str:
+    return f"{_ROLES.get(access_level, 'access level')} ({access_level})"
 
 
 def gitlab_can_trigger_release_pipeline(
@@ -353,7 +368,8 @@ def gitlab_can_trigger_release_pipeline(
         return Verdict(
             rule=rule, status="warning", reason="GitLab did not report the token's access level; not checked"
         )
-    evidence: dict[str, str | int | bool | list[str]] = {"access_level": access_level}
+    # A role, not a number to plot: Dagster charts numeric check metadata over time.
+    evidence: dict[str, str | int | bool | list[str]] = {"access_level": _role(access_level)}
     if access_level < DEVELOPER_ACCESS:
         return Verdict(
             rule=rule,

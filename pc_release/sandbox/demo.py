@@ -540,7 +540,10 @@ def tick_sensor(definitions: Any, instance: Any, cursor: str | None) -> tuple[li
     import dagster as dg
 
     sensor = definitions.resolve_sensor_def(SENSOR_NAME)
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=definitions.resources) as context:
+    # With its definitions, as the daemon evaluates it: a sensor with an asset selection resolves it against them.
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=definitions.resources, definitions=definitions
+    ) as context:
         data = sensor.evaluate_tick(context)
     if data.run_requests:
         raise DemoError(f"{SENSOR_NAME} asked for runs; the demo only applies the asset events it reports")

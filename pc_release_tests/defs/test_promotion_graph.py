@@ -14,5 +14,5 @@ def test_preflight_and_readiness_are_siblings_and_the_push_waits_for_both():
     graph = build_definitions().resolve_job_def("promote_release").asset_layer.asset_graph
     assert "release_readiness" not in parents(graph, "local_preflight")
     assert "local_preflight" not in parents(graph, "release_readiness")
-    assert "master_ci" in parents(graph, "local_preflight") & parents(graph, "release_readiness")
-    assert {"local_preflight", "release_readiness"} <= parents(graph, "release_branch")
+    assert parents(graph, "local_preflight") == parents(graph, "release_readiness") == {"master_ci"}
+    assert parents(graph, "release_branch") == {"local_preflight", "release_readiness"}

@@ -199,8 +199,6 @@ def test_dev_test_deploy_pushes_unmerged_sha_as_not_a_release(world, gitlab_serv
         ({"source_ref": "no-such-branch"}, "unknown-ref"),
         ({"source_ref": "--upload-pack=touch /tmp/pc-release-pwned"}, "ref-syntax"),
         ({"source_ref": "z" * 40}, "exact-sha"),
-        ({"mode": "yolo"}, "release-mode"),
-        ({"profile": "web-slow"}, "release-profile"),
     ],
 )
 def test_bad_input_names_the_rule_and_touches_nothing(world, gitlab_server, instance, config, rule):

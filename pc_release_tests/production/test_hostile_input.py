@@ -40,6 +40,7 @@ class Case:
     setup: Callable[[GitWorld, object], str | None] | None = None  # may return the ref to promote
     token: str | None = TOKEN  # None: PC_RELEASE_GITLAB_TOKEN unset (the CLI) or empty (the job)
     gitlab: str = "sandbox"  # or "unknown-project", "forbidden" (a token without the api scope)
+    not_a_choice: bool = False  # the job's config offers choices: Dagster rejects the value before any run starts
 
 
 def unmerged_sha(world, server) -> str:
@@ -148,8 +149,8 @@ CASES = [
     Case("failed-sha-retry-without-reason", "failed_sha_retry", setup=released_sha_whose_pipeline_failed),
     Case("release-config-invalid-yaml", "release-config", setup=commit_on_master({".pc-release.yaml": "a: [b\n"})),
     Case("release-config-unknown-key", "release-config", setup=commit_on_master({".pc-release.yaml": "colour: 1\n"})),
-    Case("unknown-mode", "release-mode", options={"mode": "yolo"}),
-    Case("unknown-profile", "release-profile", options={"profile": "web-slow"}),
+    Case("unknown-mode", "release-mode", options={"mode": "yolo"}, not_a_choice=True),
+    Case("unknown-profile", "release-profile", options={"profile": "web-slow"}, not_a_choice=True),
     Case(
         "skip-and-require-preflight",
         "preflight-flags",
@@ -242,6 +243,12 @@ def test_job_refuses(prepared, world, gitlab_server, shared_instance, tmp_path, 
             dist_dir=world.clone.parent / "dist",
         )
         job = build_definitions(settings).resolve_job_def("dev_test_deploy" if case.dev_test else "promote_release")
+        if case.not_a_choice:
+            [key] = case.options
+            with pytest.raises(dg.DagsterInvalidConfigError, match=f"root:ops:source_commit:config:{key}"):
+                job.execute_in_process(run_config={"ops": {"source_commit": {"config": config}}}, instance=instance)
+            assert_nothing_happened(world, gitlab_server, refs_before, tmp_path)
+            return
         result = job.execute_in_process(
             run_config={"ops": {"source_commit": {"config": config}}}, instance=instance, raise_on_error=False
         )

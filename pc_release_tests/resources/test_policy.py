@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-from pc_release.definitions import build_definitions
+from pc_release.definitions import build_definitions, build_resources
 from pc_release.settings import Settings
 from pc_release_tests.audit.steps import advance_master, green, released_platform
 from pc_release_tests.promotion_harness import settings_for
@@ -37,7 +37,8 @@ def test_the_resource_shows_the_values_the_code_location_was_built_with(monkeypa
     monkeypatch.setenv("PC_RELEASE_DEV_TEST_MAX_AGE_HOURS", "6")
     monkeypatch.setenv("PC_RELEASE_MASTER_BRANCH", "main")
 
-    policy = build_definitions(Settings()).resources["policy"]
+    # What the code location binds (settled: fully configured, so the Launchpad has no resource YAML to edit).
+    policy = build_resources(Settings())["policy"]
 
     assert policy.release_profile == "web-fast"
     assert policy.dev_test_max_age_hours == 6

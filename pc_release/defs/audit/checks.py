@@ -9,6 +9,7 @@ import dagster as dg
 
 from pc_release.defs.audit.reads import GitReads
 from pc_release.defs.gates import asset_check_args
+from pc_release.defs.promotion.refusal import refusals_as_failures
 from pc_release.defs.verdicts import check_result
 from pc_release.errors import ConfigurationError
 from pc_release.models import ReleasePipeline, SourceCommit, Verdict
@@ -50,7 +51,10 @@ def web_fast_verdict(source: SourceCommit, reads: GitReads, changed_paths: list[
 
 
 @dg.asset_check(**asset_check_args(RULE))
-def web_fast_eligible_check(source_commit: SourceCommit, git: GitResource) -> dg.AssetCheckResult:
+@refusals_as_failures
+def web_fast_eligible_check(
+    context: dg.AssetCheckExecutionContext, source_commit: SourceCommit, git: GitResource
+) -> dg.AssetCheckResult:
     return check_result(web_fast_verdict(source_commit, GitReads(git.clone())), "source_commit")
 
 

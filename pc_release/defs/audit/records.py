@@ -49,7 +49,7 @@ def from_instance(instance: dg.DagsterInstance) -> list[LastPromotion]:
             _text(meta.get("sha")),
             _text(meta.get("kind")),
             datetime.fromtimestamp(event.timestamp, UTC),
-            f"{name} materialization, run {event.run_id[:8]}",
+            f"{name} materialization, " + (f"run {event.run_id[:8]}" if event.run_id else "reported by a sensor"),
             _text(meta.get("pipeline_url")),
         )
         if promotion is not None:

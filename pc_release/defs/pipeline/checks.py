@@ -10,6 +10,7 @@ import dagster as dg
 from pc_release.defs.gates import asset_check_args
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
 from pc_release.defs.pipeline.watch import WatchedPipeline, final_verdict, observe, read_new_digests, stage_verdicts
+from pc_release.defs.promotion.refusal import refusals_as_failures
 from pc_release.defs.verdicts import check_result, plain_metadata
 from pc_release.errors import GitLabError
 from pc_release.models import SourceCommit, Verdict
@@ -19,7 +20,10 @@ from pc_release.resources.gitlab import GitLabResource
 
 
 @dg.asset_check(**asset_check_args(promotion_rules.FAILED_SHA_RETRY))
-def failed_sha_retry(source_commit: SourceCommit, gitlab: GitLabResource) -> dg.AssetCheckResult:
+@refusals_as_failures
+def failed_sha_retry(
+    context: dg.AssetCheckExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource
+) -> dg.AssetCheckResult:
     """One GitLab request: the newest release-branch pipeline that ran this exact SHA."""
     last = gitlab.latest_pipelines(gitlab.release_branch, per_page=1, sha=source_commit.sha)
     verdict = promotion_rules.failed_sha_retry(source_commit.sha, last[0] if last else None, source_commit.request)

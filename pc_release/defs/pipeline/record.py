@@ -104,6 +104,7 @@ class ReleaseRecord(BaseModel):
     pipeline_url: str
     pipeline_status: str
     promotion_run_id: str | None
+    operator: str | None = None
     transient_retry_reason: str | None
     started_at: datetime | None
     finished_at: datetime | None
@@ -214,6 +215,7 @@ def build_record(
         pipeline_url=pipeline.web_url,
         pipeline_status=pipeline.status,
         promotion_run_id=evidence.run_id,
+        operator=evidence.value("source_commit", "operator"),
         transient_retry_reason=reason,
         started_at=min((s.started_at for s in stages if s.started_at), default=pipeline.created_at),
         finished_at=max((s.finished_at for s in stages if s.finished_at), default=pipeline.updated_at),

@@ -16,8 +16,15 @@ from pydantic import BaseModel, Field
 from pc_release.defs.pipeline import events
 from pc_release.defs.pipeline.assets import PIPELINE_ASSETS, STAGE_ASSETS
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
+from pc_release.defs.pipeline.history import history_row, release_history
 from pc_release.defs.pipeline.partitions import runtime_partitions
-from pc_release.defs.pipeline.record import RECORD_FILE, build_record, promotion_evidence, render_markdown
+from pc_release.defs.pipeline.record import (
+    RECORD_FILE,
+    ReleaseRecord,
+    build_record,
+    promotion_evidence,
+    render_markdown,
+)
 from pc_release.defs.pipeline.watch import (
     Observation,
     WatchedPipeline,
@@ -198,20 +205,40 @@ def record_events(
         RECORD_FILE.format(pipeline_id=observation.pipeline.id), record.model_dump(mode="json")
     )
     final = final_verdict(observation)
+    summary = {
+        "outcome": record.status,
+        "status": record.status,
+        "source_ref": record.source_ref or "",
+        "operator": record.operator or "(not recorded)",
+    }
+    if record.promotion_run_id:
+        summary["promotion_run"] = dg.MetadataValue.dagster_run(record.promotion_run_id)
+    row = history_row(record.model_dump(mode="json") | {"outcome": record.status}, record.recorded_at)
     materialization = dg.AssetMaterialization(
         asset_key="release_record",
-        description=f"{record.status}: {record.sha} by pipeline {record.pipeline_url}",
-        metadata=events.pipeline_metadata(observation)
+        description=record_description(record),
+        metadata=summary
+        | events.pipeline_metadata(observation)
         | {
-            "status": record.status,
-            "source_ref": record.source_ref or "",
             "path": dg.MetadataValue.path(str(path)),
             "record": dg.MetadataValue.md(render_markdown(record)),
+            "history": release_history(context.instance, row),
             "digests": dg.MetadataValue.json({r.runtime: r.digest for r in record.runtimes if r.digest}),
             "not_run_by_profile": dg.MetadataValue.json(record.not_run_by_profile),
         },
     )
     return [materialization, check_evaluation(final, "release_record")]
+
+
+def record_description(record: ReleaseRecord) -> str:
+    """The event's one line: the outcome first, in capitals unless released, so a failure never reads as success."""
+    outcome = record.status if record.status == "released" else record.status.upper()
+    run = f"promotion run {record.promotion_run_id}" if record.promotion_run_id else "no promotion run recorded"
+    return (
+        f"{outcome}: {record.kind} of {record.sha} (mode {record.mode}, profile {record.profile}) by "
+        f"{record.operator or 'an unrecorded operator'}; pipeline {record.pipeline_url} ended "
+        f"{record.pipeline_status}; {run}"
+    )
 
 
 @dg.sensor(

@@ -10,8 +10,9 @@ import dagster as dg
 
 from pc_release.defs.gates import check_specs
 from pc_release.defs.promotion.assets import GROUP
+from pc_release.defs.promotion.refusal import refusals_as_failures
 from pc_release.defs.verdicts import check_result
-from pc_release.models import PreflightCheck, PreflightReport, PreflightTest, SourceCommit
+from pc_release.models import MasterCi, PreflightCheck, PreflightReport, PreflightTest
 from pc_release.policy.preflight import (
     PREFLIGHT_CHECK_NAMES,
     check_verdict,
@@ -29,18 +30,19 @@ ASSET = "local_preflight"
 
 @dg.asset(
     group_name=GROUP,
-    deps=["master_ci"],
     kinds={"python"},
     check_specs=check_specs(ASSET),
 )
+@refusals_as_failures
 def local_preflight(
     context: dg.AssetExecutionContext,
-    source_commit: SourceCommit,
+    master_ci: MasterCi,
     git: GitResource,
     commands: CommandRunnerResource,
     kubernetes: KubernetesResource,
 ):
     """The local preflight's signal for this promotion: every check's outcome and classification."""
+    source_commit = master_ci.source
     request = source_commit.request
     if should_run(request):
         report = run_local_preflight(git.clone(), source_commit.sha, request, commands, kubernetes)
@@ -56,7 +58,7 @@ def local_preflight(
     # One line: each check's reason and evidence are in its own check result.
     (context.log.warning if verdict.warning or not verdict.ok else context.log.info)(f"{verdict.reason} [{outcomes}]")
     return dg.MaterializeResult(
-        value=report,
+        value=report.model_copy(update={"master_ci": master_ci}),
         metadata=_report_metadata(report, source_commit.sha),
         check_results=[check_result(verdict, ASSET), *(_check_result(check) for check in checks)],
     )

@@ -1,5 +1,6 @@
-"""The promotion lineage: source_commit -> master_ci -> (local_preflight) -> release_branch -> release_candidate
--> release_pipeline. Gates are blocking asset checks computed with the asset they guard."""
+"""The promotion lineage: source_commit -> master_ci -> local_preflight and release_readiness -> release_branch ->
+release_candidate -> release_pipeline, each asset reading only the one before it (its value carries what came
+earlier). Gates are blocking asset checks computed with the asset they guard."""
 
 import hashlib
 import json
@@ -15,6 +16,8 @@ from pc_release.defs.promotion.config import DEV_TEST_JOB, PromotionConfig
 from pc_release.defs.promotion.divergence import keep_left_behind, kept_metadata
 from pc_release.defs.promotion.guard import require_promotion_run
 from pc_release.defs.promotion.history import BRANCH_BEFORE, previous_release
+from pc_release.defs.promotion.refusal import refusals_as_failures
+from pc_release.defs.promotion.run_tags import SHA_TAG, tag_promotion
 from pc_release.defs.verdicts import check_result
 from pc_release.errors import GitLabError, PromotionBlocked
 from pc_release.models import (
@@ -28,6 +31,7 @@ from pc_release.models import (
     Verdict,
 )
 from pc_release.policy import promotion as rules
+from pc_release.readiness.models import ReadinessReport
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitClone, GitResource
 from pc_release.resources.gitlab import REQUEST_ID_VARIABLE, GitLabResource
@@ -58,6 +62,7 @@ def _fail_abandoned_run(context: dg.AssetExecutionContext, run_id: str) -> None:
     kinds={"git"},
     check_specs=check_specs("source_commit"),
 )
+@refusals_as_failures
 def source_commit(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
@@ -68,6 +73,7 @@ def source_commit(
     """Resolve the requested ref to one exact SHA and judge it against master."""
     dev_test = context.job_def.name == DEV_TEST_JOB
     request = config.to_request(dev_test=dev_test, policy=policy)
+    operator = tag_promotion(context, request, sha=None)
     abandoned = release_files.acquire_promotion_lock(
         context.run.run_id, request.source_ref, lambda run_id: _run_finished(context.instance, run_id)
     )
@@ -77,9 +83,10 @@ def source_commit(
     if dev_test:
         verdict = rules.dev_test_clean_tree(clone.dirty_paths())
         if not verdict.ok:
-            raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+            raise PromotionBlocked(verdict.reason, rule=verdict.rule, evidence=verdict.evidence)
     clone.fetch()
     sha = clone.resolve(request.source_ref)
+    context.instance.add_run_tags(context.run.run_id, {SHA_TAG: sha})
     # A broken .pc-release.yaml at the SHA is refused once, here, not by each of the sibling gates that read it.
     GitReads(clone).release_config(sha)
     release_sha = clone.remote_release_sha()
@@ -108,6 +115,7 @@ def source_commit(
             "kind": request.kind,
             "mode": request.mode,
             "profile": request.profile,
+            "operator": operator,
             "subject": source.commit.subject,
             "author": source.commit.author,
             "on_master": source.on_master,
@@ -131,6 +139,7 @@ def token_gate(gitlab: GitLabResource) -> Verdict:
     kinds={"gitlab"},
     check_specs=check_specs("master_ci"),
 )
+@refusals_as_failures
 def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gitlab: GitLabResource):
     """The master pipeline that ran on exactly the promoted SHA."""
     can_trigger = token_gate(gitlab)
@@ -147,22 +156,34 @@ def master_ci(context: dg.AssetExecutionContext, source_commit: SourceCommit, gi
             "status": pipeline.status,
         }
     return dg.MaterializeResult(
-        value=MasterCi(sha=source_commit.sha, pipeline=pipeline, verdict=verdict),
+        value=MasterCi(sha=source_commit.sha, pipeline=pipeline, verdict=verdict, source=source_commit),
         metadata=metadata,
         check_results=[check_result(verdict, "master_ci"), check_result(can_trigger, "master_ci")],
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"git"}, deps=["release_readiness"])
+def promoted(update: ReleaseBranchUpdate) -> tuple[SourceCommit, MasterCi, PreflightReport]:
+    """The source, primary gate and preflight a push was made for, as the lineage carried them to it (a promotion
+    run sets them; only records built outside one lack them)."""
+    preflight = update.preflight
+    assert preflight is not None and preflight.master_ci is not None, "a push always follows the preflight"
+    return preflight.master_ci.source, preflight.master_ci, preflight
+
+
+@dg.asset(group_name=GROUP, kinds={"git"})
+@refusals_as_failures
 def release_branch(
     context: dg.AssetExecutionContext,
-    source_commit: SourceCommit,
     local_preflight: PreflightReport,
+    release_readiness: ReadinessReport,
     git: GitResource,
     gitlab: GitLabResource,
     release_files: ReleaseFilesResource,
 ):
-    """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit."""
+    """release/platform-control, moved to the exact SHA with a lease on the value read at source_commit, once both
+    the local preflight and the release readiness checks let it."""
+    assert local_preflight.master_ci is not None, "the preflight always follows the primary gate"
+    source_commit = local_preflight.master_ci.source
     require_promotion_run(context, source_commit.sha, GATED_UPSTREAM)
     clone = git.clone()
     confirm_remote_is_gitlab_project(clone, gitlab)
@@ -177,6 +198,7 @@ def release_branch(
         pushed=pushed,
         kept=kept,
         pipelines_before_push=before_push if pushed else 0,
+        preflight=local_preflight,
     )
     if pushed:
         context.log.info(f"{git.release_branch}: {source_commit.release_sha or '(absent)'} -> {source_commit.sha}")
@@ -190,6 +212,7 @@ def release_branch(
             "pushed": pushed,
             "kind": source_commit.request.kind,
             "local_preflight": local_preflight.status,
+            "readiness_sha": release_readiness.sha,
             **kept_metadata(kept),
         },
     )
@@ -204,7 +227,7 @@ def confirm_remote_is_gitlab_project(clone: GitClone, gitlab: GitLabResource) ->
     """The clone's remote is the configured GitLab project, so the push moves the branch GitLab deploys from."""
     verdict = rules.remote_is_gitlab_project(clone.remote, clone.remote_urls(), *gitlab.repository_urls())
     if not verdict.ok:
-        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule, evidence=verdict.evidence)
 
 
 def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFilesResource, sha: str) -> None:
@@ -212,7 +235,7 @@ def confirm_gitlab_branch_at(gitlab: GitLabResource, release_files: ReleaseFiles
     verdict = rules.gitlab_branch_at_pushed_sha(gitlab.release_branch, sha, gitlab.branch_sha(gitlab.release_branch))
     if not verdict.ok:
         withdraw_candidate(release_files)
-        raise PromotionBlocked(verdict.reason, rule=verdict.rule)
+        raise PromotionBlocked(verdict.reason, rule=verdict.rule, evidence=verdict.evidence)
 
 
 def candidate_values(source: SourceCommit, master: MasterCi, preflight: PreflightReport, run_id: str) -> dict[str, str]:
@@ -241,16 +264,15 @@ def candidate_values(source: SourceCommit, master: MasterCi, preflight: Prefligh
     kinds={"file"},
     check_specs=check_specs("release_candidate"),
 )
+@refusals_as_failures
 def release_candidate(
     context: dg.AssetExecutionContext,
-    source_commit: SourceCommit,
-    master_ci: MasterCi,
-    local_preflight: PreflightReport,
     release_branch: ReleaseBranchUpdate,
     git: GitResource,
     release_files: ReleaseFilesResource,
 ):
     """dist/platform-control-release-candidate.env, generated from the promoted SHA."""
+    source_commit, master_ci, local_preflight = promoted(release_branch)
     require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch"))
     candidate = release_files.write_candidate(
         candidate_values(source_commit, master_ci, local_preflight, context.run.run_id)
@@ -263,7 +285,7 @@ def release_candidate(
     if not verdict.ok:
         withdraw_candidate(release_files)
     return dg.MaterializeResult(
-        value=candidate,
+        value=candidate.model_copy(update={"branch": release_branch}),
         metadata={
             "path": dg.MetadataValue.path(candidate.path),
             "sha": candidate.sha,
@@ -304,15 +326,17 @@ def trigger_release_pipeline(
 
 
 @dg.asset(group_name=GROUP, kinds={"gitlab"})
+@refusals_as_failures
 def release_pipeline(
     context: dg.AssetExecutionContext,
-    source_commit: SourceCommit,
-    release_branch: ReleaseBranchUpdate,
     release_candidate: ReleaseCandidate,
     gitlab: GitLabResource,
     release_files: ReleaseFilesResource,
 ):
     """The GitLab pipeline on the release branch that deploys the candidate."""
+    release_branch = release_candidate.branch
+    assert release_branch is not None, "a candidate is always written for a push"
+    source_commit, _, _ = promoted(release_branch)
     require_promotion_run(context, source_commit.sha, (*GATED_UPSTREAM, "release_branch", "release_candidate"))
     rid = request_id(source_commit)
     variables = rules.pipeline_variables(source_commit.request, rid)

@@ -8,22 +8,41 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pc_release.defs.promotion.config import DEV_TEST_JOB, PROMOTE_JOB, PROMOTION_TAG
+from pc_release.defs.promotion.config import DEV_TEST_JOB, PROMOTE_JOB, PROMOTION_TAG, launchpad_defaults
 from pc_release.policy.gates import PROMOTION_ASSETS
+from pc_release.resources.policy import ReleasePolicyResource
 
-__all__ = ["PROMOTION_TAG", "dev_test_deploy_job", "promote_release_job"]
+__all__ = ["PROMOTION_TAG", "promotion_jobs"]
 
-promote_release_job = dg.define_asset_job(
-    PROMOTE_JOB,
-    selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
-    tags={PROMOTION_TAG: "release"},
-    description="Promote one exact SHA already on master to release/platform-control and trigger its pipeline.",
-)
 
-dev_test_deploy_job = dg.define_asset_job(
-    DEV_TEST_JOB,
-    selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
-    tags={PROMOTION_TAG: "dev-test"},
-    description="The policy's bounded dev-test bypass: clean tree, SHA may be outside master, deploy mode, "
-    "recorded as not a release.",
-)
+def promotion_jobs(policy: ReleasePolicyResource) -> list[dg.UnresolvedAssetJobDefinition]:
+    """Built with the code location: the Launchpad opens with the defaults the policy's variables put in force."""
+    return [promote_release_job(policy), dev_test_deploy_job(policy)]
+
+
+def promote_release_job(policy: ReleasePolicyResource) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        PROMOTE_JOB,
+        selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
+        tags={PROMOTION_TAG: "release"},
+        config=launchpad_defaults(policy, dev_test=False),
+        description="Release: promote one exact SHA that is already on master to release/platform-control, after "
+        "green master CI on that SHA, the local preflight (advisory unless required) and the readiness checks; then "
+        "write the release candidate and trigger its release pipeline, which release_pipeline_sensor follows to the "
+        "release record.",
+    )
+
+
+def dev_test_deploy_job(policy: ReleasePolicyResource) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        DEV_TEST_JOB,
+        selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
+        tags={PROMOTION_TAG: "dev-test"},
+        config=launchpad_defaults(policy, dev_test=True),
+        description="NOT a release. The policy's bounded dev-test bypass, for a change that can only be validated on "
+        "platform-control hardware: requires a clean working tree, lets the SHA be outside master, skips the local "
+        "preflight unless required, force-promotes it and triggers a deploy-mode pipeline with "
+        "PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true and PLATFORM_CONTROL_DEV_TEST_DEPLOY=true. It does not "
+        "replace CI on master, never marks the change released, and the drift audit flags it until the normal "
+        "promote_release of a merged SHA follows.",
+    )

@@ -6,9 +6,10 @@ import dagster as dg
 
 from pc_release.defs.gates import check_specs
 from pc_release.defs.promotion.assets import GROUP, request_id
+from pc_release.defs.promotion.refusal import refusals_as_failures
 from pc_release.defs.readiness.resources import ReadinessResource
 from pc_release.defs.verdicts import check_result, shown_as
-from pc_release.models import SourceCommit
+from pc_release.models import MasterCi
 from pc_release.policy import promotion as promotion_rules
 from pc_release.readiness.evaluate import ReadinessInputs, evaluate
 from pc_release.resources.commands import CommandRunnerResource
@@ -20,14 +21,14 @@ ASSET = "release_readiness"
 
 @dg.asset(
     group_name=GROUP,
-    # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
-    deps=["master_ci"],
     kinds={"git", "postgres"},
     check_specs=check_specs(ASSET),
 )
+@refusals_as_failures
 def release_readiness(
     context: dg.AssetExecutionContext,
-    source_commit: SourceCommit,
+    # After the primary gate, like the local preflight: a SHA whose master CI is red is not worth a database.
+    master_ci: MasterCi,
     git: GitResource,
     gitlab: GitLabResource,
     commands: CommandRunnerResource,
@@ -36,6 +37,7 @@ def release_readiness(
     """What the release pipeline would trip over at this SHA: runtime matrix vs publish jobs and digest fan-in,
     OCI labels, schema and seed on a real PostgreSQL, generated artifacts, runtime files and config keys,
     pending release-only edits, canonical remotes."""
+    source_commit = master_ci.source
     report = evaluate(
         ReadinessInputs(
             repo=git.clone().path,
