@@ -87,6 +87,18 @@ class Settings(BaseSettings):
         description="Let master_ci_sensor promote the master head SHA once its CI is green; off by default.",
     )
     drift_audit_cron: str = Field(default="0 * * * *", validation_alias="PC_RELEASE_DRIFT_AUDIT_CRON")
+    master_ci_sensor_interval_seconds: int = Field(
+        default=60,
+        ge=1,
+        validation_alias="PC_RELEASE_MASTER_CI_SENSOR_INTERVAL_SECONDS",
+        description="Seconds between master_ci_sensor ticks: the most a green master head waits to be requested.",
+    )
+    release_pipeline_sensor_interval_seconds: int = Field(
+        default=15,
+        ge=1,
+        validation_alias="PC_RELEASE_RELEASE_PIPELINE_SENSOR_INTERVAL_SECONDS",
+        description="Seconds between release_pipeline_sensor ticks.",
+    )
     dev_test_max_age_hours: float = Field(
         default=24.0,
         gt=0,

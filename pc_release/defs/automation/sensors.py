@@ -44,7 +44,7 @@ def supersede_pending(instance: dg.DagsterInstance, head: str) -> list[str]:
 @dg.sensor(
     name=SENSOR,
     job_name=PROMOTE_JOB,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=Settings().master_ci_sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Promote the master head SHA once its master pipeline is green; does nothing unless "
     "PC_RELEASE_AUTO_PROMOTION=true.",

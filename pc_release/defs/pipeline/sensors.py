@@ -31,6 +31,7 @@ from pc_release.policy.pipeline.stages import StageOutcome
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
+from pc_release.settings import Settings
 
 RELEASE_PIPELINE = dg.AssetKey("release_pipeline")
 RELEASE_RECORD = dg.AssetKey("release_record")
@@ -215,7 +216,7 @@ def record_events(
 
 @dg.sensor(
     name="release_pipeline_sensor",
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=Settings().release_pipeline_sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Follows every in-flight release pipeline and reports each stage, runtime digest and the "
     "release record as it finishes. No GitLab request while nothing is in flight.",
