@@ -132,6 +132,7 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=10, help="master_ci_sensor's minimum interval (seconds)")
     parser.add_argument("--sample-repo", action="store_true", help="promote the sandbox's sample platform-control")
     args = parser.parse_args()
+    os.environ.setdefault("PC_RELEASE_GITLAB_TOKEN", TOKEN)  # the plan is built from the real resources
     deps = step_dependencies()
     rows = []
     with tempfile.TemporaryDirectory(prefix="pc-release-bench-daemon-") as tmp, running_postgres() as postgres:

@@ -1,9 +1,10 @@
 """GitResource: the git verbs a promotion needs, on a clone, run through the one GitReader.
 
 The clone is either one the operator keeps (`repo_path`, single host) or one the run provisions itself from the
-GitLab project's URL into a cache directory: cloned on first use, fetched afterwards, and shared by every run on
-the host under a file lock. The token reaches git only through the environment of the commands that need it, as
-an `http.<url>.extraHeader`: never in `.git/config`, a command line, a log line or an error.
+GitLab project's URL into a cache directory: cloned on first use, fetched afterwards by whatever reads the
+remote's state, and shared by every run on the host under a file lock. The token reaches git only through the
+environment of the commands that need it, as an `http.<url>.extraHeader`: never in `.git/config`, a command
+line, a log line or an error.
 """
 
 from __future__ import annotations
@@ -249,8 +250,10 @@ def _refuse_credentials_in(url: str) -> None:
 def provision_clone(
     url: str, cache: Path, remote: str, token: str | None, master_branch: str, release_branch: str
 ) -> GitClone:
-    """The clone of `url` under `cache`: cloned on first use, fetched on every later one, under a lock held
-    across the host so two runs starting at once neither clone twice nor fetch over each other."""
+    """The clone of `url` under `cache`, cloned on first use under a lock held across the host, so two runs
+    starting at once do not clone twice. A later use finds it and, like an operator's clone, fetches when it reads
+    the remote's state (every fetch and push takes the same lock): an idle sensor tick that only asks the remote
+    for its heads (`git ls-remote`) costs no fetch."""
     _refuse_credentials_in(url)
     cache = Path(cache)
     path = cache / _cache_name(url)
@@ -264,7 +267,6 @@ def provision_clone(
                 reader.run("remote", "add", remote, url)
             elif reader.text("remote", "get-url", remote) != url:
                 reader.run("remote", "set-url", remote, url)
-            reader.run("fetch", "--prune", "--quiet", remote, f"+refs/heads/*:refs/remotes/{remote}/*")
         else:
             # Cloned beside the cache entry and renamed into place: a clone killed halfway leaves no entry that
             # a later run would take for a complete one.

@@ -123,10 +123,27 @@ def test_first_use_clones_from_the_project_url_and_later_uses_fetch(world, serve
 
     newer = world.commit("arrives later")
     world.push("HEAD:master")
-    second = provisioned(served, cache)  # a later run: the same clone, fetched, not a second one
+    second = provisioned(served, cache)  # a later run: the same clone, not a second one
     assert second.path == first.path
+    second.fetch()  # over HTTP, authenticated the same way
     assert second.master_sha() == newer
     assert [p.name for p in cache.iterdir() if p.is_dir()] == [first.path.name]
+
+
+def test_finding_the_clone_again_costs_no_fetch(served, tmp_path, monkeypatch):
+    """An idle master_ci_sensor tick asks the remote for its heads only; finding its clone must add nothing."""
+    import git as gitpython
+
+    cache = tmp_path / "cache"
+    provisioned(served, cache)
+    commands = []
+    execute = gitpython.Git.execute
+    monkeypatch.setattr(
+        gitpython.Git, "execute", lambda self, cmd, *a, **k: commands.append(cmd) or execute(self, cmd, *a, **k)
+    )
+    clone = provisioned(served, cache)
+    assert not any(verb in command for command in commands for verb in ("fetch", "clone")), commands
+    assert clone.remote_release_sha()  # and it reads the remote, authenticated
 
 
 def test_the_token_is_in_no_config_file_and_no_command_line(world, served, tmp_path, monkeypatch):
