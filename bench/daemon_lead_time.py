@@ -3,13 +3,14 @@
     .venv/bin/python bench/daemon_lead_time.py [--samples 3] [--interval 10] [--sample-repo]
 
 `dagster-daemon run` on a throwaway PostgreSQL with the shipped single-host instance config (run queue, default
-run launcher: each run in a process of its own), auto-promotion on, master_ci_sensor ticking every --interval
-seconds, the clone provisioned by the run over the sandbox GitLab's HTTP URL. Each sample pushes a master
-commit, waits for GitLab's push pipeline and turns it green, and waits for the release pipeline the promotion
-creates; the next sample starts once that run has ended.
+run launcher: each run in a process of its own), its sensors turned on through `dagster-webserver`'s GraphQL,
+auto-promotion on, master_ci_sensor ticking every --interval seconds, the clone provisioned by the run over the
+sandbox GitLab's HTTP URL. Each sample pushes a master commit, waits for GitLab's push pipeline and turns it
+green, and waits for the release pipeline the promotion creates; the next sample starts once that run has ended.
 
 Printed per sample: the lead time (green -> release pipeline created, GitLab's own timestamps on both ends),
-split into the sensor's wait, the queue, the run worker's start, and the promotion's steps; the gates' own
+split into the sensor's wait, the queue and the launch (up to RUN_START in the new run process), the first
+step's start (the forkserver importing the code location), and the promotion's steps; the gates' own
 work (each step's body, as Dagster times it, along the longest chain of steps up to the trigger); and the
 promotion's wall time against the slower of local_preflight and release_readiness plus the push and trigger.
 Goals: lead time minus the gates' own work <= the sensor interval + 5 s; promotion wall <= 1.15x (slower gate +
@@ -33,7 +34,13 @@ import dagster as dg
 
 from pc_release.sandbox.gitlab_server import SandboxGitLab
 from pc_release_tests.gitworld import GitWorld, git, make_git_world
-from pc_release_tests.production.daemon import base_env, production_home, running_daemon
+from pc_release_tests.production.daemon import (
+    base_env,
+    production_home,
+    running_daemon,
+    running_webserver,
+    start_sensor,
+)
 from pc_release_tests.production.postgres import running_postgres
 
 TOKEN = "bench-token"
@@ -106,7 +113,7 @@ def measure(instance: dg.DagsterInstance, run_id: str, green: float, created: fl
     return {
         "lead": created - green,
         "sensor": requested - green,
-        "queue": (record.start_time or run_start) - requested,
+        "queue_launch": (record.start_time or run_start) - requested,
         "worker_start": min(started.values()) - (record.start_time or run_start),
         "steps_to_trigger": created - min(started.values()),
         "gate_work": longest_chain(steps, deps, "release_pipeline"),
@@ -154,8 +161,12 @@ def main() -> int:
             }
             with (
                 running_daemon(home, env, root / "daemon.log") as daemon,
+                running_webserver(home, env, root / "webserver.log") as webserver,
                 dg.DagsterInstance.from_config(str(home)) as instance,
             ):
+                wait("the webserver", webserver.answers, interval=0.5)
+                for sensor in ("master_ci_sensor", "release_pipeline_sensor"):
+                    start_sensor(webserver, sensor)  # whatever their default status
                 # Warm-up: the daemon's first tick loads the code location and the first run clones.
                 for sample in range(args.samples + 1):
                     sha = world.commit(f"bench change {sample} {time.monotonic_ns()}")
@@ -180,7 +191,7 @@ def main() -> int:
                     if sample:
                         rows.append(measure(instance, run.run_id, green, epoch(release["created_at"]), deps))
     print(f"master_ci_sensor interval {args.interval} s; {args.samples} samples after a warm-up")
-    keys = ("lead", "sensor", "queue", "worker_start", "steps_to_trigger", "gate_work", "wall", "critical")
+    keys = ("lead", "sensor", "queue_launch", "worker_start", "steps_to_trigger", "gate_work", "wall", "critical")
     print("  ".join(f"{k:>16}" for k in keys))
     for row in rows:
         print("  ".join(f"{row[k]:>15.2f}s" for k in keys))

@@ -8,12 +8,16 @@ process group, started as a new session, so that one signal to the group stops a
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,6 +103,76 @@ def running_daemon(home: Path, env: dict[str, str], log: Path) -> Iterator[Daemo
     """`dagster-daemon run` on the instance in `home` with `env`, until the block ends; stopped with everything it
     started. Its output goes to `log` (the token is only ever in the environment, never in its output)."""
     command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(WORKSPACE)]
+    with _running(command, home, env, log) as daemon:
+        yield daemon
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Webserver(Daemon):
+    url: str = ""
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/server_info", timeout=2):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def graphql(self, query: str, variables: dict) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query, "variables": variables}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        if answer.get("errors"):
+            raise AssertionError(f"GraphQL errors: {answer['errors']}")
+        return answer["data"]
+
+
+START_SENSOR = """
+mutation StartSensor($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { name sensorState { status } }
+    ... on PythonError { message }
+    ... on SensorNotFoundError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+
+def start_sensor(webserver: Webserver, name: str, location: str = "pc_release") -> str:
+    """Turn a sensor on the way the UI's toggle does; returns its status as the webserver then reports it."""
+    selector = {"repositoryLocationName": location, "repositoryName": "__repository__", "sensorName": name}
+    result = webserver.graphql(START_SENSOR, {"selector": selector})["startSensor"]
+    if result["__typename"] != "Sensor":
+        raise AssertionError(f"startSensor {name}: {result}")
+    return result["sensorState"]["status"]
+
+
+@contextlib.contextmanager
+def running_webserver(home: Path, env: dict[str, str], log: Path) -> Iterator[Webserver]:
+    """`dagster-webserver` on 127.0.0.1 for the instance in `home`, until the block ends."""
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).parent / "dagster-webserver"),
+        *("-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)),
+    ]
+    with _running(command, home, env, log) as started:
+        yield Webserver(started.process, started.log, url=f"http://127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def _running(command: list[str], home: Path, env: dict[str, str], log: Path) -> Iterator[Daemon]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,

@@ -16,8 +16,15 @@ import pytest
 
 from pc_release.defs.pipeline.record import RECORD_FILE
 from pc_release.sandbox.gitlab_server import SandboxGitLab
-from pc_release_tests.conftest import TOKEN
-from pc_release_tests.production.daemon import base_env, fresh_database, production_home, running_daemon
+from pc_release_tests.conftest import TOKEN, _wait_for
+from pc_release_tests.production.daemon import (
+    base_env,
+    fresh_database,
+    production_home,
+    running_daemon,
+    running_webserver,
+    start_sensor,
+)
 from pc_release_tests.production.gitlab_proxy import GitLabProxy
 from pc_release_tests.production.leaks import find_leaks
 from pc_release_tests.production.observe import record_ref_updates, release_branch_updates
@@ -92,12 +99,18 @@ def daemon_world(world, postgres, tmp_path, monkeypatch):
         try:
             with (
                 running_daemon(home, env, tmp_path / "daemon.log") as daemon,
+                running_webserver(home, env, tmp_path / "webserver.log") as webserver,
                 dg.DagsterInstance.from_config(str(home)) as instance,
             ):
+                _wait_for(webserver.answers, timeout=START_TIMEOUT, interval=0.5)
+                # Turned on as an operator turns them on in the UI, whatever their default status.
+                for sensor in ("master_ci_sensor", "release_pipeline_sensor"):
+                    assert start_sensor(webserver, sensor) == "RUNNING"
                 yield world, server, instance, hold, daemon
         finally:
             hold.released.set()
     assert not daemon.group_alive(), "the daemon left processes behind"
+    assert not webserver.group_alive(), "the webserver left processes behind"
 
 
 def _green(server, sha, wait_for):
