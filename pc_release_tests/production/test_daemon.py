@@ -37,9 +37,14 @@ START_TIMEOUT = 240.0
 STEP_TIMEOUT = 180.0
 
 
+# Below GitLabResource's 30 s request timeout: a POST held longer would be retried by the promotion while this one
+# still waits to be forwarded, and both would create a pipeline.
+HOLD_SECONDS = 25.0
+
+
 class TriggerHold:
-    """Holds the first release pipeline POST until released: the first promotion is then certainly still in
-    progress (pushed, not yet triggered) while the test makes a second commit green."""
+    """Holds the first release pipeline POST until released (at most HOLD_SECONDS): the first promotion is then
+    still in progress (pushed, not yet triggered) while the test makes a second commit green."""
 
     def __init__(self) -> None:
         self.arrived = threading.Event()
@@ -50,7 +55,7 @@ class TriggerHold:
         if method == "POST" and path.endswith("/pipeline") and not self._held:
             self._held = True
             self.arrived.set()
-            self.released.wait(STEP_TIMEOUT)
+            self.released.wait(HOLD_SECONDS)
         return None
 
 
