@@ -110,6 +110,7 @@ def rendered_run_coordinator(values: dict) -> dict:
     config = {
         "max_concurrent_runs": queued["maxConcurrentRuns"],
         "tag_concurrency_limits": queued["tagConcurrencyLimits"],
+        "dequeue_interval_seconds": queued["dequeueIntervalSeconds"],
     }
     return {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator", "config": config}
 
