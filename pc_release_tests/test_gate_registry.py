@@ -104,7 +104,7 @@ def test_the_audit_domain_loads_before_the_wiring_module():
         "assert 'pc_release.definitions' not in sys.modules\n"
         "import dagster as dg\n"
         "keys = {k for a in audit.defs.assets for k in getattr(a, 'keys', None) or [a.key]}\n"
-            "assert dg.AssetKey('promotion_plan') in keys\n"
+        "assert dg.AssetKey('promotion_plan') in keys\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

@@ -1,7 +1,19 @@
-"""GitResource: the git verbs a promotion needs, on a local clone, run through the one GitReader."""
+"""GitResource: the git verbs a promotion needs, on a clone, run through the one GitReader.
+
+The clone is either one the operator keeps (`repo_path`, single host) or one the run provisions itself from the
+GitLab project's URL into a cache directory: cloned on first use, fetched afterwards by whatever reads the
+remote's state, and shared by every run on the host under a file lock. The token reaches git only through the
+environment of the commands that need it, as an `http.<url>.extraHeader`: never in `.git/config`, a command
+line, a log line or an error.
+"""
 
 from __future__ import annotations
 
+import base64
+import os
+import re
+import shutil
+import tempfile
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -10,8 +22,8 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from pc_release.errors import GitOperationError, LeaseLost
-from pc_release.gitread import GitReader
+from pc_release.errors import ConfigurationError, GitOperationError, LeaseLost
+from pc_release.gitread import GitReader, file_lock
 from pc_release.models import CommitInfo
 from pc_release.policy.promotion import KEPT_REFS
 
@@ -33,12 +45,14 @@ def _parse_log(output: str) -> list[CommitInfo]:
 class GitClone:
     """One clone of the platform repository, with the remote it promotes to; every command goes through `reader`."""
 
-    def __init__(self, path: Path, remote: str, master_branch: str, release_branch: str) -> None:
+    def __init__(
+        self, path: Path, remote: str, master_branch: str, release_branch: str, reader: GitReader | None = None
+    ) -> None:
         self.path = path
         self.remote = remote
         self.master_branch = master_branch
         self.release_branch = release_branch
-        self.reader = GitReader(path)
+        self.reader = reader or GitReader(path)
 
     @cached_property
     def repo(self) -> Any:
@@ -197,10 +211,86 @@ class GitClone:
         return list(dict.fromkeys(fetch + push))
 
 
-class GitResource(dg.ConfigurableResource):
-    """The platform repository clone pc-release promotes from."""
+_USER_NAME = "pc-release"  # GitLab reads a token as the Basic-auth password, whatever the user name
 
-    repo_path: str
+
+def auth_header(token: str) -> str:
+    return "Authorization: Basic " + base64.b64encode(f"{_USER_NAME}:{token}".encode()).decode()
+
+
+def auth_env(url: str, token: str | None) -> dict[str, str]:
+    """Environment for git commands that talk to `url`: the token as an extra HTTP header scoped to that URL,
+    added after any `GIT_CONFIG_*` entries the environment already carries, and no prompt for a password."""
+    env = {"GIT_TERMINAL_PROMPT": "0"}
+    if token:
+        count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+        env |= {
+            "GIT_CONFIG_COUNT": str(count + 1),
+            f"GIT_CONFIG_KEY_{count}": f"http.{url}.extraHeader",
+            f"GIT_CONFIG_VALUE_{count}": auth_header(token),
+        }
+    return env
+
+
+def _cache_name(url: str) -> str:
+    """A directory name for the clone of `url`: readable, and different for different URLs."""
+    bare = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url).removesuffix("/").removesuffix(".git")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", bare).strip("._") or "repository"
+
+
+def _refuse_credentials_in(url: str) -> None:
+    if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", url, re.IGNORECASE):
+        raise ConfigurationError(
+            "the repository URL carries a password; git would write it to the clone's .git/config. Give the URL "
+            "without credentials and the token in PC_RELEASE_GITLAB_TOKEN",
+            rule="repository-url-credentials",
+        )
+
+
+def provision_clone(
+    url: str, cache: Path, remote: str, token: str | None, master_branch: str, release_branch: str
+) -> GitClone:
+    """The clone of `url` under `cache`, cloned on first use under a lock held across the host, so two runs
+    starting at once do not clone twice. A later use finds it and, like an operator's clone, fetches when it reads
+    the remote's state (every fetch and push takes the same lock): an idle sensor tick that only asks the remote
+    for its heads (`git ls-remote`) costs no fetch."""
+    _refuse_credentials_in(url)
+    cache = Path(cache)
+    path = cache / _cache_name(url)
+    lock = cache / f"{path.name}.lock"
+    secrets = (token, auth_header(token).split(" ", 2)[2]) if token else ()
+    env = auth_env(url, token)
+    with file_lock(lock):
+        if (path / ".git").is_dir():
+            reader = GitReader(path, env=env, secrets=secrets)
+            if remote not in reader.text("remote").split():
+                reader.run("remote", "add", remote, url)
+            elif reader.text("remote", "get-url", remote) != url:
+                reader.run("remote", "set-url", remote, url)
+        else:
+            # Cloned beside the cache entry and renamed into place: a clone killed halfway leaves no entry that
+            # a later run would take for a complete one.
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=cache))
+            try:
+                GitReader(cache, env=env, secrets=secrets).run(
+                    "clone", "--quiet", "--origin", remote, "--", url, str(staging / "clone")
+                )
+                (staging / "clone").rename(path)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    return GitClone(
+        path, remote, master_branch, release_branch, reader=GitReader(path, env=env, secrets=secrets, lock=lock)
+    )
+
+
+class GitResource(dg.ConfigurableResource):
+    """The platform repository clone pc-release promotes from: the operator's (`repo_path`) or, when that is
+    unset, one provisioned from `repository_url` into `clone_cache`, authenticated with `token`."""
+
+    repo_path: str | None = None
+    repository_url: str | None = None
+    clone_cache: str | None = None
+    token: str | None = None
     remote: str = "origin"
     master_branch: str = "master"
     release_branch: str = "release/platform-control"
@@ -209,5 +299,22 @@ class GitResource(dg.ConfigurableResource):
 
     def clone(self) -> GitClone:
         if self._clone is None:
-            self._clone = GitClone(Path(self.repo_path), self.remote, self.master_branch, self.release_branch)
+            if self.repo_path:
+                self._clone = GitClone(Path(self.repo_path), self.remote, self.master_branch, self.release_branch)
+            elif self.repository_url and self.clone_cache:
+                self._clone = provision_clone(
+                    self.repository_url,
+                    Path(self.clone_cache),
+                    self.remote,
+                    self.token,
+                    self.master_branch,
+                    self.release_branch,
+                )
+            else:
+                raise ConfigurationError(
+                    "no platform-control clone: set PC_RELEASE_REPO_PATH to a local clone, or "
+                    "PC_RELEASE_CLONE_CACHE (and PC_RELEASE_REPOSITORY_URL, default the GitLab project's URL) "
+                    "for a clone pc-release provisions itself",
+                    rule="git-clone",
+                )
         return self._clone

@@ -52,6 +52,7 @@ def test_the_queue_admits_one_promotion_at_a_time_as_the_embedded_default_does(p
     queue = pg_instance.run_coordinator.get_run_queue_config()
     limits = [(limit["key"], limit["limit"]) for limit in queue.tag_concurrency_limits]
     assert limits == [(PROMOTION_TAG, 1)]
+    assert pg_instance.run_coordinator.dequeue_interval_seconds == 1
     for job in ("promote_release", "dev_test_deploy"):
         assert PROMOTION_TAG in defs.resolve_job_def(job).tags
 

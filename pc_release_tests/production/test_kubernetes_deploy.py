@@ -110,6 +110,7 @@ def rendered_run_coordinator(values: dict) -> dict:
     config = {
         "max_concurrent_runs": queued["maxConcurrentRuns"],
         "tag_concurrency_limits": queued["tagConcurrencyLimits"],
+        "dequeue_interval_seconds": queued["dequeueIntervalSeconds"],
     }
     return {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator", "config": config}
 
@@ -250,7 +251,8 @@ def test_the_pods_kubernetes_objects_are_valid_and_the_clone_lives_on_the_pods_v
         (volume,) = spec.volumes
         assert volume.empty_dir is not None
         (mount,) = spec.containers[0].volume_mounts
-        for path in (env["PC_RELEASE_REPO_PATH"], env["PC_RELEASE_DIST_DIR"]):
+        assert "PC_RELEASE_REPO_PATH" not in env  # the run provisions its clone: no path to a clone nobody made
+        for path in (env["PC_RELEASE_CLONE_CACHE"], env["PC_RELEASE_DIST_DIR"]):
             assert Path(path).is_relative_to(mount.mount_path)
     # Run pods get the code location's volume too (includeConfigInLaunchedRuns); Dagster merges identical ones.
     assert (deployment["volumes"], deployment["volumeMounts"]) == (launcher["volumes"], launcher["volumeMounts"])

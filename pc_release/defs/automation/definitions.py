@@ -7,5 +7,8 @@ from pc_release.settings import Settings
 
 
 def configured_defs(settings: Settings) -> dg.Definitions:
-    """Built with the code location: whether master_ci_sensor starts running depends on PC_RELEASE_AUTO_PROMOTION."""
-    return dg.Definitions(sensors=[master_ci_sensor_for(settings.auto_promotion)])
+    """Built with the code location: whether master_ci_sensor starts running depends on PC_RELEASE_AUTO_PROMOTION,
+    how often it ticks on PC_RELEASE_MASTER_CI_SENSOR_INTERVAL_SECONDS."""
+    return dg.Definitions(
+        sensors=[master_ci_sensor_for(settings.auto_promotion, settings.master_ci_sensor_interval_seconds)]
+    )

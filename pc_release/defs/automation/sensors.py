@@ -82,12 +82,13 @@ def _tick(context: dg.SensorEvaluationContext, git: GitResource, gitlab: GitLabR
     return dg.SensorResult(run_requests=[request], cursor=json.dumps({"requested_sha": head}))
 
 
-def master_ci_sensor_for(auto_promotion: bool) -> dg.SensorDefinition:
-    """The sensor as the code location declares it: running from the start only when auto-promotion is on."""
+def master_ci_sensor_for(auto_promotion: bool, interval_seconds: int = 60) -> dg.SensorDefinition:
+    """The sensor as the code location declares it: running from the start only when auto-promotion is on, ticking
+    at most every `interval_seconds` (PC_RELEASE_MASTER_CI_SENSOR_INTERVAL_SECONDS)."""
     return dg.sensor(
         name=SENSOR,
         job_name=PROMOTE_JOB,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING if auto_promotion else dg.DefaultSensorStatus.STOPPED,
         description="Promote the master head SHA once its master pipeline is green; does nothing unless "
         "PC_RELEASE_AUTO_PROMOTION=true.",

@@ -241,16 +241,7 @@ def record_description(record: ReleaseRecord) -> str:
     )
 
 
-@dg.sensor(
-    name="release_pipeline_sensor",
-    # What it reports, so each stage asset names the sensor as its automation; it never requests a run of them.
-    asset_selection=dg.AssetSelection.assets(*(spec.key for spec in PIPELINE_ASSETS)),
-    minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Follows every in-flight release pipeline and reports each stage, runtime digest and the "
-    "release record as it finishes. No GitLab request while nothing is in flight.",
-)
-def release_pipeline_sensor(
+def _tick(
     context: dg.SensorEvaluationContext,
     gitlab: GitLabResource,
     git: GitResource,
@@ -292,3 +283,21 @@ def release_pipeline_sensor(
         dynamic_partitions_requests=[runtime_partitions.build_add_request(missing)] if missing else [],
         cursor=cursor.dump(),
     )
+
+
+def release_pipeline_sensor_for(interval_seconds: int = 15) -> dg.SensorDefinition:
+    """The sensor as the code location declares it, ticking at most every `interval_seconds`
+    (PC_RELEASE_RELEASE_PIPELINE_SENSOR_INTERVAL_SECONDS)."""
+    return dg.sensor(
+        name="release_pipeline_sensor",
+        # What it reports, so each stage asset names the sensor as its automation; it never requests a run of them.
+        asset_selection=dg.AssetSelection.assets(*(spec.key for spec in PIPELINE_ASSETS)),
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Follows every in-flight release pipeline and reports each stage, runtime digest and the "
+        "release record as it finishes. No GitLab request while nothing is in flight.",
+    )(_tick)
+
+
+# Its default interval, for code that ticks it by hand (tests, benchmarks); the code location builds its own.
+release_pipeline_sensor = release_pipeline_sensor_for()

@@ -15,6 +15,13 @@ from pc_release.resources.policy import ReleasePolicyResource
 __all__ = ["PROMOTION_TAG", "promotion_jobs"]
 
 
+# A run the daemon or the UI launches executes each step in a process of its own. Spawned, each step process
+# imports Dagster and pc-release again (seconds per step, a promotion has a dozen); forked from a server that
+# imported the code location once, it starts in a fraction of that. The forkserver itself is started fresh
+# (not forked from the run worker and its threads). `pc-release promote` runs in process and is unaffected.
+STEP_PROCESSES = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}}, name="multiprocess")
+
+
 def promotion_jobs(policy: ReleasePolicyResource) -> list[dg.UnresolvedAssetJobDefinition]:
     """Built with the code location: the Launchpad opens with the defaults the policy's variables put in force."""
     return [promote_release_job(policy), dev_test_deploy_job(policy)]
@@ -26,6 +33,7 @@ def promote_release_job(policy: ReleasePolicyResource) -> dg.UnresolvedAssetJobD
         selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
         tags={PROMOTION_TAG: "release"},
         config=launchpad_defaults(policy, dev_test=False),
+        executor_def=STEP_PROCESSES,
         description="Release: promote one exact SHA that is already on master to release/platform-control, after "
         "green master CI on that SHA, the local preflight (advisory unless required) and the readiness checks; then "
         "write the release candidate and trigger its release pipeline, which release_pipeline_sensor follows to the "
@@ -39,6 +47,7 @@ def dev_test_deploy_job(policy: ReleasePolicyResource) -> dg.UnresolvedAssetJobD
         selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
         tags={PROMOTION_TAG: "dev-test"},
         config=launchpad_defaults(policy, dev_test=True),
+        executor_def=STEP_PROCESSES,
         description="NOT a release. The policy's bounded dev-test bypass, for a change that can only be validated on "
         "platform-control hardware: requires a clean working tree, lets the SHA be outside master, skips the local "
         "preflight unless required, force-promotes it and triggers a deploy-mode pipeline with "
