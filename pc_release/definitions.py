@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 
 import dagster as dg
@@ -84,12 +86,39 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     }
 
 
-def settled(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
+# Fields whose value is a credential: the description names where it comes from, never the value.
+SECRET_FIELDS = frozenset({"token", "postgres_url"})
+
+
+def _shown(field: str, value: object) -> str:
+    if isinstance(value, dg.EnvVar):
+        return f"from ${value.env_var_name}"
+    if value is None or value == "":
+        return "unset"
+    if field in SECRET_FIELDS:
+        return "set, not shown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def describe(key: str, resource: dg.ConfigurableResource) -> str:
+    """What the UI's Resources page shows for a settled resource: its effective values (one `key=value` per field,
+    environment variables as `from $NAME`, credentials never), then its own description."""
+    values = ", ".join(f"{field}={_shown(field, getattr(resource, field))}" for field in type(resource).model_fields)
+    own = resource.get_resource_definition().description
+    return f"{key}: {values}" + (f"\n\n{inspect.cleandoc(own)}" if own else "")
+
+
+def settled(key: str, resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
     """The resource exactly as the settings built it, with no run config of its own: the Launchpad then shows only
     the promotion's choices, and a run cannot point the release at another repository or GitLab by editing YAML.
-    Secrets stay environment-variable references (`{"env": ...}`), resolved when the resource starts."""
+    Secrets stay environment-variable references (`{"env": ...}`), resolved when the resource starts. A settled
+    resource has no config fields left for the UI to list, so its description carries its values."""
     definition = resource.get_resource_definition()
-    return definition.configured(resource._convert_to_config_dictionary())
+    return definition.configured(resource._convert_to_config_dictionary(), description=describe(key, resource))
 
 
 def build_definitions(
@@ -106,7 +135,7 @@ def build_definitions(
     return dg.Definitions.merge(
         *(domain.defs for domain in DOMAINS),
         *(domain.configured_defs(settings) for domain in CONFIGURED),
-        dg.Definitions(resources={key: settled(resource) for key, resource in bound.items()}),
+        dg.Definitions(resources={key: settled(key, resource) for key, resource in bound.items()}),
     )
 
 

@@ -108,3 +108,49 @@ def test_the_audit_domain_loads_before_the_wiring_module():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _string_literals(path: Path) -> list[tuple[int, str, str | None]]:
+    """Each string constant in `path` (docstrings and other bare string statements left out), with its line and,
+    when it is the whole value of a module-level `NAME = "..."`, the name it declares."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    declared = {
+        id(node.value): node.targets[0].id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+    }
+    bare = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }
+    return [
+        (node.lineno, node.value, declared.get(id(node)))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in bare
+    ]
+
+
+def test_each_gate_name_is_written_once_as_the_constant_beside_its_rule():
+    # The sandbox (the embedded GitLab and its sample repository) is not part of the code location.
+    names = {g.name for g in GATES}
+    found: dict[str, list[str]] = {name: [] for name in names}
+    declarations: dict[str, list[str]] = {name: [] for name in names}
+    for path in sorted((ROOT / "pc_release").rglob("*.py")):
+        where = path.relative_to(ROOT)
+        if "sandbox" in where.parts:
+            continue
+        for line, value, constant in _string_literals(path):
+            if value not in names:
+                continue
+            if constant is not None and constant.isupper() and where.parts[:2] == ("pc_release", "policy"):
+                declarations[value].append(f"{where}:{line} {constant}")
+            else:
+                found[value].append(f"{where}:{line}")
+    repeated = {name: places for name, places in found.items() if places}
+    assert not repeated, f"gate names written as literals instead of their constant: {repeated}"
+    not_once = {name: places for name, places in declarations.items() if len(places) != 1}
+    assert not not_once, f"each gate name needs exactly one NAME = '...' constant in pc_release/policy: {not_once}"

@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pc_release.models import Record
-from pc_release.policy import promotion
+from pc_release.policy import promotion, readiness
 from pc_release.policy.audit import DEV_TEST
 from pc_release.policy.preflight import KIND_PARITY, PLAYWRIGHT_E2E, PREFLIGHT_GATE, ROLE_AUTHZ_SMOKE
-from pc_release.policy.readiness import READINESS_CHECKS
 from pc_release.policy.web_fast import RULE as WEB_FAST_ELIGIBLE
 
 # The promotion lineage, in the order a promotion meets it; both promotion jobs select exactly these assets.
@@ -62,10 +61,10 @@ class Gate(Record):
 
 
 _READINESS_CHECKLIST = {
-    "generated_artifacts_fresh": GENERATED_COMMITTED,
-    "runtime_files_present": RUNTIME_FILES_PRESENT,
-    "runtime_config_keys_present": RUNTIME_FILES_PRESENT,
-    "release_worktree_clean": NO_RELEASE_ONLY_EDITS,
+    readiness.GENERATED_ARTIFACTS_FRESH: GENERATED_COMMITTED,
+    readiness.RUNTIME_FILES_PRESENT: RUNTIME_FILES_PRESENT,
+    readiness.RUNTIME_CONFIG_KEYS_PRESENT: RUNTIME_FILES_PRESENT,
+    readiness.RELEASE_WORKTREE_CLEAN: NO_RELEASE_ONLY_EDITS,
 }
 
 GATES: tuple[Gate, ...] = (
@@ -151,7 +150,7 @@ GATES: tuple[Gate, ...] = (
             description=description,
             checklist=_READINESS_CHECKLIST.get(name),
         )
-        for name, description in READINESS_CHECKS.items()
+        for name, description in readiness.READINESS_CHECKS.items()
     ),
     Gate(
         name=promotion.CANDIDATE_MATCHES,

@@ -26,38 +26,6 @@ RUNTIME_FIX = "update the runtime matrix, the publish job graph and the digest f
 SCHEMA_FIX = "make db_schema_v1.sql safe for existing databases and keep scripts/seed.sql aligned, on master"
 SOURCE_FIX = "fix it on the source branch, merge to master and promote the new SHA; never patch the release branch"
 
-# Check name -> what it guards and the owning-layer fix (the policy's "fix failures at the owning layer").
-READINESS_CHECKS: dict[str, str] = {
-    "runtime_publish_jobs": "Every runtime in the runtime matrix has its publish job in the release pipeline, or an "
-    f"intentional filter in .pc-release.yaml publish_filters. Fix: {RUNTIME_FIX}.",
-    "runtime_digest_fan_in": "Every published runtime's publish job reports its digest snippet as a dotenv artifact "
-    "that `artifacts:paths` also lists (GitLab serves only those for download, and pc-release reads the digest "
-    f"from there), and the digest fan-in job receives it. Fix: {RUNTIME_FIX}.",
-    "oci_labels": "Each runtime Dockerfile's final stage sets org.opencontainers.image.version, .revision and "
-    ".created (from ARGs, or literals with created in RFC 3339). Fix the runtime Dockerfile/build path, not the "
-    "publish check.",
-    "schema_static_lint": "The schema uses IF NOT EXISTS for CREATE TABLE/INDEX and ADD COLUMN, refreshes "
-    "constraints with DROP CONSTRAINT IF EXISTS + ADD CONSTRAINT, and backfills what changed inside CREATE TABLE. "
-    f"Fix: {SCHEMA_FIX}.",
-    "schema_safe_for_existing_database": "On a real PostgreSQL holding the released SHA's schema and seed, the "
-    f"candidate schema and seed apply. Fix: {SCHEMA_FIX}.",
-    "schema_idempotent": f"The candidate schema applies a second time on the same database. Fix: {SCHEMA_FIX}.",
-    "seed_allowed_by_deployed_constraints": "The candidate seed violates no constraint of the upgraded released "
-    "database (a new enum/check value must be allowed by a refreshed constraint first). Fix: refresh the "
-    f"constraint in db_schema_v1.sql before the seed uses the value; {SCHEMA_FIX}.",
-    "schema_fresh_database": f"The candidate schema and seed apply on a fresh database. Fix: {SCHEMA_FIX}.",
-    "generated_artifacts_fresh": "The declared codegen command, run on the exact SHA, leaves the generated paths as "
-    "committed. Fix: regenerate and commit the generated artifacts (SDK) from the API contract on master.",
-    "runtime_files_present": "The files each runtime declares as required (bootstrap/config/runtime) exist at the "
-    f"SHA, not only in local worktrees. Fix: {SOURCE_FIX}.",
-    "runtime_config_keys_present": "Every config key the runtime manifests read exists in the runtime's config at "
-    f"the SHA. Fix: {SOURCE_FIX}.",
-    "release_worktree_clean": "The operator's release worktree (PC_RELEASE_RELEASE_WORKTREE) holds no uncommitted "
-    f"or unpushed release-only edits. Fix: {SOURCE_FIX}.",
-    "source_on_canonical_remotes": "The SHA is on master of every canonical remote (PC_RELEASE_CANONICAL_REMOTES) "
-    "before the release branch moves. Fix: push master to every canonical remote, then promote.",
-}
-
 _EVIDENCE_ITEMS = 50
 
 
@@ -100,8 +68,14 @@ def _noting_unseen_includes(verdict: Verdict, facts: PublishFacts) -> Verdict:
     return verdict.model_copy(update={"reason": verdict.reason + note, "evidence": evidence})
 
 
+RUNTIME_PUBLISH_JOBS = "runtime_publish_jobs"
+
+
 def runtime_publish_jobs(facts: PublishFacts) -> Verdict:
     return _noting_unseen_includes(_runtime_publish_jobs(facts), facts)
+
+
+RUNTIME_DIGEST_FAN_IN = "runtime_digest_fan_in"
 
 
 def runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
@@ -109,7 +83,7 @@ def runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
 
 
 def _runtime_publish_jobs(facts: PublishFacts) -> Verdict:
-    rule = "runtime_publish_jobs"
+    rule = RUNTIME_PUBLISH_JOBS
     if facts.status == "not_applicable":
         return _not_applicable(rule, facts.reason)
     if facts.status == "broken":
@@ -188,7 +162,7 @@ def _in_artifact_paths(path: str, patterns: Sequence[str]) -> bool:
 
 
 def _runtime_digest_fan_in(facts: PublishFacts) -> Verdict:
-    rule = "runtime_digest_fan_in"
+    rule = RUNTIME_DIGEST_FAN_IN
     if facts.status == "not_applicable":
         return _not_applicable(rule, facts.reason)
     if facts.status == "broken":
@@ -280,9 +254,12 @@ def _findings_verdict(rule: str, findings: RuntimeFindings, what: str, fix: str)
     return Verdict(rule=rule, ok=True, reason=f"no {what} ({', '.join(findings.checked)})", evidence=evidence)
 
 
+OCI_LABELS = "oci_labels"
+
+
 def oci_labels(findings: RuntimeFindings) -> Verdict:
     return _findings_verdict(
-        "oci_labels",
+        OCI_LABELS,
         findings,
         "OCI label problem(s)",
         "fix the runtime Dockerfile/build path (final stage: LABEL from ARG VERSION/REVISION/CREATED), not the "
@@ -290,12 +267,18 @@ def oci_labels(findings: RuntimeFindings) -> Verdict:
     )
 
 
+RUNTIME_FILES_PRESENT = "runtime_files_present"
+
+
 def runtime_files_present(findings: RuntimeFindings) -> Verdict:
-    return _findings_verdict("runtime_files_present", findings, "required runtime file(s) missing", SOURCE_FIX)
+    return _findings_verdict(RUNTIME_FILES_PRESENT, findings, "required runtime file(s) missing", SOURCE_FIX)
+
+
+RUNTIME_CONFIG_KEYS_PRESENT = "runtime_config_keys_present"
 
 
 def runtime_config_keys_present(findings: RuntimeFindings) -> Verdict:
-    return _findings_verdict("runtime_config_keys_present", findings, "runtime config problem(s)", SOURCE_FIX)
+    return _findings_verdict(RUNTIME_CONFIG_KEYS_PRESENT, findings, "runtime config problem(s)", SOURCE_FIX)
 
 
 # --- schema and seed ------------------------------------------------------------------------------------------
@@ -337,8 +320,11 @@ def _schema_precondition(rule: str, run: SchemaRun, *, needs_database: bool = Tr
     return None
 
 
+SCHEMA_STATIC_LINT = "schema_static_lint"
+
+
 def schema_static_lint(run: SchemaRun) -> Verdict:
-    rule = "schema_static_lint"
+    rule = SCHEMA_STATIC_LINT
     if (blocked := _schema_precondition(rule, run, needs_database=False)) is not None:
         return blocked
     if run.lint:
@@ -361,8 +347,11 @@ def _failed(step: SqlStep) -> SqlFailure | None:
     return step.failure if step.status == "failed" else None
 
 
+SCHEMA_SAFE_FOR_EXISTING_DATABASE = "schema_safe_for_existing_database"
+
+
 def schema_safe_for_existing_database(run: SchemaRun) -> Verdict:
-    rule = "schema_safe_for_existing_database"
+    rule = SCHEMA_SAFE_FOR_EXISTING_DATABASE
     if (blocked := _schema_precondition(rule, run)) is not None:
         return blocked
     schema = run.step("upgrade", CANDIDATE_SCHEMA)
@@ -401,8 +390,11 @@ def schema_safe_for_existing_database(run: SchemaRun) -> Verdict:
     )
 
 
+SCHEMA_IDEMPOTENT = "schema_idempotent"
+
+
 def schema_idempotent(run: SchemaRun) -> Verdict:
-    rule = "schema_idempotent"
+    rule = SCHEMA_IDEMPOTENT
     if (blocked := _schema_precondition(rule, run)) is not None:
         return blocked
     again = run.step("upgrade", CANDIDATE_SCHEMA_AGAIN)
@@ -419,8 +411,11 @@ def schema_idempotent(run: SchemaRun) -> Verdict:
     return Verdict(rule=rule, ok=True, reason="the candidate schema applies twice in a row without error")
 
 
+SEED_ALLOWED_BY_DEPLOYED_CONSTRAINTS = "seed_allowed_by_deployed_constraints"
+
+
 def seed_allowed_by_deployed_constraints(run: SchemaRun) -> Verdict:
-    rule = "seed_allowed_by_deployed_constraints"
+    rule = SEED_ALLOWED_BY_DEPLOYED_CONSTRAINTS
     if (blocked := _schema_precondition(rule, run)) is not None:
         return blocked
     seed = run.step("upgrade", CANDIDATE_SEED)
@@ -449,8 +444,11 @@ def seed_allowed_by_deployed_constraints(run: SchemaRun) -> Verdict:
     )
 
 
+SCHEMA_FRESH_DATABASE = "schema_fresh_database"
+
+
 def schema_fresh_database(run: SchemaRun) -> Verdict:
-    rule = "schema_fresh_database"
+    rule = SCHEMA_FRESH_DATABASE
     if (blocked := _schema_precondition(rule, run)) is not None:
         return blocked
     for step in run.fresh:
@@ -473,8 +471,11 @@ def schema_fresh_database(run: SchemaRun) -> Verdict:
 # --- generated artifacts, worktree, remotes -------------------------------------------------------------------
 
 
+GENERATED_ARTIFACTS_FRESH = "generated_artifacts_fresh"
+
+
 def generated_artifacts_fresh(outcome: CodegenOutcome) -> Verdict:
-    rule = "generated_artifacts_fresh"
+    rule = GENERATED_ARTIFACTS_FRESH
     fix = "regenerate the artifacts from the API contract and commit them on master"
     if not outcome.applicable:
         return _not_applicable(rule, outcome.reason)
@@ -500,8 +501,11 @@ def generated_artifacts_fresh(outcome: CodegenOutcome) -> Verdict:
     return Verdict(rule=rule, ok=True, reason=f"`{command}` leaves every generated path as committed")
 
 
+RELEASE_WORKTREE_CLEAN = "release_worktree_clean"
+
+
 def release_worktree_clean(state: WorktreeState) -> Verdict:
-    rule = "release_worktree_clean"
+    rule = RELEASE_WORKTREE_CLEAN
     if not state.configured:
         return _not_applicable(rule, "no release worktree configured (PC_RELEASE_RELEASE_WORKTREE)")
     if state.error:
@@ -521,8 +525,11 @@ def release_worktree_clean(state: WorktreeState) -> Verdict:
     return Verdict(rule=rule, ok=True, reason=f"{state.path} has no pending edits", evidence={"path": state.path})
 
 
+SOURCE_ON_CANONICAL_REMOTES = "source_on_canonical_remotes"
+
+
 def source_on_canonical_remotes(states: Sequence[RemoteState], *, dev_test: bool, master_branch: str) -> Verdict:
-    rule = "source_on_canonical_remotes"
+    rule = SOURCE_ON_CANONICAL_REMOTES
     if dev_test:
         return _not_applicable(rule, "a dev-test deploy may promote a SHA outside master")
     if not states:
@@ -549,3 +556,36 @@ def source_on_canonical_remotes(states: Sequence[RemoteState], *, dev_test: bool
         reason=f"the SHA is on {master_branch} of {', '.join(remotes)}",
         evidence={"remotes": remotes},
     )
+
+
+# Check name -> what it guards and the owning-layer fix (the policy's "fix failures at the owning layer").
+READINESS_CHECKS: dict[str, str] = {
+    RUNTIME_PUBLISH_JOBS: "Every runtime in the runtime matrix has its publish job in the release pipeline, or an "
+    f"intentional filter in .pc-release.yaml publish_filters. Fix: {RUNTIME_FIX}.",
+    RUNTIME_DIGEST_FAN_IN: "Every published runtime's publish job reports its digest snippet as a dotenv artifact "
+    "that `artifacts:paths` also lists (GitLab serves only those for download, and pc-release reads the digest "
+    f"from there), and the digest fan-in job receives it. Fix: {RUNTIME_FIX}.",
+    OCI_LABELS: "Each runtime Dockerfile's final stage sets org.opencontainers.image.version, .revision and "
+    ".created (from ARGs, or literals with created in RFC 3339). Fix the runtime Dockerfile/build path, not the "
+    "publish check.",
+    SCHEMA_STATIC_LINT: "The schema uses IF NOT EXISTS for CREATE TABLE/INDEX and ADD COLUMN, refreshes "
+    "constraints with DROP CONSTRAINT IF EXISTS + ADD CONSTRAINT, and backfills what changed inside CREATE TABLE. "
+    f"Fix: {SCHEMA_FIX}.",
+    SCHEMA_SAFE_FOR_EXISTING_DATABASE: "On a real PostgreSQL holding the released SHA's schema and seed, the "
+    f"candidate schema and seed apply. Fix: {SCHEMA_FIX}.",
+    SCHEMA_IDEMPOTENT: f"The candidate schema applies a second time on the same database. Fix: {SCHEMA_FIX}.",
+    SEED_ALLOWED_BY_DEPLOYED_CONSTRAINTS: "The candidate seed violates no constraint of the upgraded released "
+    "database (a new enum/check value must be allowed by a refreshed constraint first). Fix: refresh the "
+    f"constraint in db_schema_v1.sql before the seed uses the value; {SCHEMA_FIX}.",
+    SCHEMA_FRESH_DATABASE: f"The candidate schema and seed apply on a fresh database. Fix: {SCHEMA_FIX}.",
+    GENERATED_ARTIFACTS_FRESH: "The declared codegen command, run on the exact SHA, leaves the generated paths as "
+    "committed. Fix: regenerate and commit the generated artifacts (SDK) from the API contract on master.",
+    RUNTIME_FILES_PRESENT: "The files each runtime declares as required (bootstrap/config/runtime) exist at the "
+    f"SHA, not only in local worktrees. Fix: {SOURCE_FIX}.",
+    RUNTIME_CONFIG_KEYS_PRESENT: "Every config key the runtime manifests read exists in the runtime's config at "
+    f"the SHA. Fix: {SOURCE_FIX}.",
+    RELEASE_WORKTREE_CLEAN: "The operator's release worktree (PC_RELEASE_RELEASE_WORKTREE) holds no uncommitted "
+    f"or unpushed release-only edits. Fix: {SOURCE_FIX}.",
+    SOURCE_ON_CANONICAL_REMOTES: "The SHA is on master of every canonical remote (PC_RELEASE_CANONICAL_REMOTES) "
+    "before the release branch moves. Fix: push master to every canonical remote, then promote.",
+}

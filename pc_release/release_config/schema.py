@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pc_release.policy.preflight import PLAYWRIGHT_E2E, ROLE_AUTHZ_SMOKE
 from pc_release.release_config.runtime_matrix import RUNTIME_MATRIX_VARIABLE
 
 RELEASE_CONFIG_PATH = ".pc-release.yaml"
@@ -15,7 +16,8 @@ RELEASE_CONFIG_PATH = ".pc-release.yaml"
 # The pc-release stage keys a GitLab pipeline is watched by, in pipeline order.
 PC_STAGES = ("contracts", "build_test", "package", "digest_fan_in", "deployment", "remote_validation")
 
-PREFLIGHT_CHECKS = ("playwright_e2e", "role_authz_smoke")
+# The command checks a preflight runs; each is configured under its gate's name.
+PREFLIGHT_CHECKS = (PLAYWRIGHT_E2E, ROLE_AUTHZ_SMOKE)
 
 # Kinds of kind-vs-platform overlay differences that may be declared intentional.
 KIND_PARITY_ALLOW_KINDS = ("env", "configmap-key", "secret", "configmap", "deployment", "container")
@@ -130,13 +132,13 @@ DEFAULT_ENVIRONMENT_DRIFT_SIGNATURES = [
 class PreflightConfig(_Frozen):
     checks: dict[str, CommandCheck] = Field(
         default_factory=lambda: {
-            "playwright_e2e": CommandCheck(
+            PLAYWRIGHT_E2E: CommandCheck(
                 command=["bash", "scripts/ci/platform_control_e2e.sh"],
                 env={"PLAYWRIGHT_JSON_OUTPUT_NAME": "dist/preflight/playwright-report.json"},
                 timeout_seconds=900,
                 report=ReportSpec(format="playwright-json", path="dist/preflight/playwright-report.json"),
             ),
-            "role_authz_smoke": CommandCheck(
+            ROLE_AUTHZ_SMOKE: CommandCheck(
                 command=[
                     "python3",
                     "scripts/ci/platform_control_role_authz_smoke.py",

@@ -10,6 +10,8 @@ from pc_release.settings import Settings
 
 
 class ReleasePolicyResource(dg.ConfigurableResource):
+    """The defaults and switches of the release policy a promotion applies when its run config does not choose."""
+
     default_source_ref: str = Field(
         default="refs/remotes/origin/master", description="What a promotion promotes when its run config names no ref."
     )

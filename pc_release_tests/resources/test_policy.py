@@ -3,7 +3,14 @@
 import ast
 from pathlib import Path
 
-from pc_release.definitions import build_definitions, build_resources
+import dagster as dg
+import pytest
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from pydantic import SecretStr
+
+from pc_release import definitions
+from pc_release.definitions import build_definitions
 from pc_release.settings import Settings
 from pc_release_tests.audit.steps import advance_master, green, released_platform
 from pc_release_tests.promotion_harness import settings_for
@@ -32,18 +39,54 @@ def test_only_the_entry_points_read_settings_from_the_environment():
     assert {reader.split(":")[0] for reader in readers} <= READS_ENVIRONMENT, sorted(readers)
 
 
-def test_the_resource_shows_the_values_the_code_location_was_built_with(monkeypatch):
+TOKEN = "glpat-never-shown-4711"
+
+
+def _resources_as_the_webserver_loads_them(instance, defs: dg.Definitions) -> dict[str, str]:
+    """Each resource's description in the repository snapshot the UI's Deployment -> Resources page reads, with
+    `pc_release.definitions:defs` built under the test's environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(definitions, "defs", defs)
+        origin = InProcessCodeLocationOrigin(
+            LoadableTargetOrigin(module_name="pc_release.definitions", attribute="defs")
+        )
+        with origin.create_location(instance) as location:
+            repository = location.get_repository("__repository__")
+            return {resource.name: resource.description or "" for resource in repository.get_resources()}
+
+
+# Dagster's own snapshot of a schedule reads its deprecated environment_vars; pc-release sets none.
+@pytest.mark.filterwarnings("ignore:Property `ScheduleDefinition.environment_vars`:DeprecationWarning")
+def test_the_resource_shows_the_values_the_code_location_was_built_with(monkeypatch, instance):
     monkeypatch.setenv("PLATFORM_CONTROL_RELEASE_PROFILE", "web-fast")
     monkeypatch.setenv("PC_RELEASE_DEV_TEST_MAX_AGE_HOURS", "6")
     monkeypatch.setenv("PC_RELEASE_MASTER_BRANCH", "main")
+    monkeypatch.setenv("PC_RELEASE_GITLAB_URL", "http://gitlab.example.test:8929")
+    monkeypatch.setenv("PC_RELEASE_GITLAB_TOKEN", TOKEN)
 
-    # What the code location binds (settled: fully configured, so the Launchpad has no resource YAML to edit).
-    policy = build_resources(Settings())["policy"]
+    shown = _resources_as_the_webserver_loads_them(instance, build_definitions(Settings()))
 
-    assert policy.release_profile == "web-fast"
-    assert policy.dev_test_max_age_hours == 6
-    assert policy.default_source_ref == "refs/remotes/origin/main"
-    assert policy.release_mode == "full" and not policy.auto_promotion
+    policy = shown["policy"]
+    assert policy.startswith("policy: default_source_ref=refs/remotes/origin/main, release_mode=full, ")
+    for value in ("release_profile=web-fast", "auto_promotion=false", "dev_test_max_age_hours=6.0"):
+        assert value in policy, policy
+    # The resource's own description follows its values.
+    assert "The defaults and switches of the release policy" in policy
+    gitlab = shown["gitlab"]
+    assert "url=http://gitlab.example.test:8929" in gitlab and "master_branch=main" in gitlab, gitlab
+    assert "token=from $PC_RELEASE_GITLAB_TOKEN" in gitlab, gitlab
+    assert all(TOKEN not in description for description in shown.values())
+
+
+def test_a_credential_given_as_a_value_is_described_as_set_never_shown(monkeypatch):
+    monkeypatch.delenv("PC_RELEASE_POSTGRES_URL", raising=False)
+    url = "postgresql://release:hunter2-secret@127.0.0.1:5432/release"
+    settings = Settings().model_copy(update={"postgres_url": SecretStr(url)})
+
+    readiness = build_definitions(settings).resources["readiness"]
+
+    assert readiness.description.startswith("readiness: postgres_url=set, not shown, "), readiness.description
+    assert "hunter2" not in readiness.description
 
 
 def test_a_plan_uses_the_defaults_of_its_code_location_not_the_environment_of_the_run(
