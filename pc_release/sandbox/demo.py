@@ -474,10 +474,12 @@ def promote(definitions: Any, instance: Any, sha: str, out: IO[str]) -> dict[str
     print(summarize_run(instance, run_id).lines[-1], file=out, flush=True)
     if not result.success:
         raise DemoError(f"the promotion of {sha} stopped (run {run_id}); see the gates above")
+    from pc_release.defs.verdicts import plain_metadata
+
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         if materialization.asset_key.to_user_string() == "release_pipeline":
-            return _plain(materialization.metadata)
+            return plain_metadata(materialization.metadata)
     raise DemoError(f"promotion run {run_id} succeeded without materializing release_pipeline")
 
 
@@ -562,18 +564,16 @@ def _describe(event: Any) -> str | None:
     """A progress line for a materialization the sensor reported (check evaluations go into the record)."""
     import dagster as dg
 
+    from pc_release.defs.verdicts import plain_metadata
+
     if not isinstance(event, dg.AssetMaterialization):
         return None
     name = event.asset_key.to_user_string()
     if event.partition:
         name += f"[{event.partition}]"
-    metadata = _plain(event.metadata)
+    metadata = plain_metadata(event.metadata)
     status = metadata.get("stage_status") or metadata.get("status")
     return f"  {SENSOR_NAME}: materialized {name}" + (f" ({status})" if status else "")
-
-
-def _plain(metadata: Any) -> dict[str, Any]:
-    return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
 def follow_release_pipeline(
@@ -581,6 +581,8 @@ def follow_release_pipeline(
 ) -> tuple[Any, dict[str, Any]]:
     """Tick release_pipeline_sensor until it records the pipeline, showing the jobs and the stage assets as
     they change; returns (the final pipeline, the release record's metadata)."""
+    from pc_release.defs.verdicts import plain_metadata
+
     progress = JobProgress(out)
     cursor: str | None = None
     record: dict[str, Any] = {}
@@ -594,7 +596,7 @@ def follow_release_pipeline(
             if line is None:
                 continue
             print(line, file=out, flush=True)
-            metadata = _plain(event.metadata)
+            metadata = plain_metadata(event.metadata)
             if event.asset_key.to_user_string() == "release_record" and metadata.get("pipeline_id") == pipeline_id:
                 record.update(metadata)
         return bool(record)
