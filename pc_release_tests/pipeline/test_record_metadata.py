@@ -8,6 +8,7 @@ import json
 
 import dagster as dg
 
+from pc_release.defs.pipeline.record import GateRecord, ReleaseRecord, render_headline
 from pc_release.sandbox.demo import print_record
 from pc_release_tests.pipeline.harness import dist_dir, finish_stage, history, meta, release, released
 
@@ -17,8 +18,10 @@ TABLES = {
     "runtimes": ["runtime", "outcome", "digest", "publish_job", "job_url"],
     "checklist": ["item", "status", "evidence"],
 }
-# The record's headline may grow by a line or two, never back to every gate and stage.
+# The record's headline may grow by a line or two, never back to every gate and stage; under 1000 characters
+# Dagster shows it inline (a longer one only behind a "[Show Markdown]" dialog).
 HEADLINE_LINES = 15
+HEADLINE_CHARS = 1000
 
 
 def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization:
@@ -45,13 +48,14 @@ def test_a_released_record_shows_a_short_headline_and_its_gates_stages_and_check
     headline = metadata["record"]
     assert isinstance(headline, dg.MarkdownMetadataValue)
     lines = headline.value.strip().splitlines()
-    assert len(lines) <= HEADLINE_LINES, headline.value
+    assert len(lines) <= HEADLINE_LINES and len(headline.value) < HEADLINE_CHARS, headline.value
     assert lines[0] == f"## released: `{sha}`"
     assert f"]({saved['pipeline_url']}) — success" in headline.value
     assert "mode: full; profile: standard" in headline.value
     assert "operator: not recorded" in headline.value and saved["promotion_run_id"] in headline.value
     assert "- failed:" not in headline.value
-    assert "| master_ci_green_on_exact_sha |" not in headline.value  # the gates are the table's, not the headline's
+    assert "master_ci_green_on_exact_sha" not in headline.value  # the gates are the table's, not the headline's
+    assert headline.value.rstrip().endswith("- details: the tables `gates`, `stages`, `runtimes`, `checklist`")
 
     for name, columns in TABLES.items():
         table = metadata[name]
@@ -99,7 +103,7 @@ def test_a_failed_release_reads_failed_in_its_headline_and_tables(platform, inst
     assert metadata["pipeline_id"].value == pid
 
     headline = metadata["record"].value
-    assert len(headline.strip().splitlines()) <= HEADLINE_LINES, headline
+    assert len(headline.strip().splitlines()) <= HEADLINE_LINES and len(headline) < HEADLINE_CHARS, headline
     assert headline.startswith(f"## failed: `{sha}`")
     assert f"/-/pipelines/{pid}) — failed" in headline
     failed_line = next(line for line in headline.splitlines() if line.startswith("- failed: "))
@@ -119,3 +123,10 @@ def test_a_failed_release_reads_failed_in_its_headline_and_tables(platform, inst
     assert gates["stage contracts"] == "failed"
     assert gates["final_validation"] == "failed"
     assert gates["master_ci_green_on_exact_sha"] == "passed"  # the promotion's own gates did pass
+
+    # However many gates fail, the headline names a few and counts the rest: it still shows inline.
+    record = ReleaseRecord.model_validate(_saved(world, metadata))
+    many = [GateRecord(name=f"gate_{n}_" + "x" * 40, outcome="failed", detail="") for n in range(30)]
+    long_headline = render_headline(record.model_copy(update={"gates": record.gates + many}))
+    assert "- failed: stage contracts, final_validation, gate_0_" in long_headline
+    assert "and 27 more" in long_headline and len(long_headline) < HEADLINE_CHARS

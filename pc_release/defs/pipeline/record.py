@@ -313,10 +313,15 @@ def _failed_parts(record: ReleaseRecord) -> list[str]:
     return [g.name for g in record.gates if g.outcome == "failed"]
 
 
+# Dagster shows a Markdown entry under 1000 characters inline, a longer one behind a dialog that opens focused on
+# its Close button below the text (the whole record opened scrolled to its end): the headline names at most this
+# many failed gates, the rest are the `gates` table's.
+HEADLINE_FAILED = 5
+
+
 def render_headline(record: ReleaseRecord) -> str:
-    """The record's `record` entry in the Dagster UI: a few lines only, since Dagster opens a Markdown entry focused
-    on its Close button below the text (a long record opened scrolled to its end). The gates, stages, runtimes and
-    checklist are the record's tables beside it."""
+    """The record's `record` entry in the Dagster UI: a few lines, shown inline. The gates, stages, runtimes and
+    checklist are the record's tables beside it; the downstream pipelines and notes are lists."""
     run = f"promotion run {record.promotion_run_id}" if record.promotion_run_id else "no promotion run recorded"
     lines = [
         f"## {record.status}: `{record.sha}`",
@@ -326,24 +331,19 @@ def render_headline(record: ReleaseRecord) -> str:
         f"- operator: {record.operator or '(not recorded)'}; {run}",
         f"- started: {record.started_at}; finished: {record.finished_at}",
     ]
-    failed = _failed_parts(record)
+    failed, notes = _failed_parts(record), record_notes(record)
     if failed:
-        lines.append(f"- failed: {', '.join(failed)}")
+        shown = failed[:HEADLINE_FAILED]
+        more_failed = f" and {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
+        lines.append(f"- failed: {', '.join(shown)}{more_failed}")
     if record.transient_retry_reason:
         lines.append(f"- retry of a failed SHA, stated transient: {record.transient_retry_reason}")
     if record.not_run_by_profile:
         lines.append(f"- {stage_rules.NOT_RUN_BY_PROFILE}: {', '.join(record.not_run_by_profile)}")
     lines.append(f"- runtime image conformance: {record.runtime_image_conformance}")
-    more = [
-        name
-        for name, items in (("downstream_pipelines", record.downstream_pipelines), ("notes", record_notes(record)))
-        if items
-    ]
-    lines.append(
-        "- every gate, stage, runtime and checklist item: the `gates`, `stages`, `runtimes` and `checklist` tables"
-        + "".join(f", `{name}`" for name in more)
-        + " of this event"
-    )
+    lists = [name for name, items in (("downstream_pipelines", record.downstream_pipelines), ("notes", notes)) if items]
+    details = "- details: the tables `gates`, `stages`, `runtimes`, `checklist`"
+    lines.append(details + (f"; the lists {', '.join(f'`{name}`' for name in lists)}" if lists else ""))
     return "\n".join(lines) + "\n"
 
 
