@@ -608,10 +608,18 @@ def follow_release_pipeline(
 
 
 def print_record(record: dict[str, Any], out: IO[str]) -> None:
+    """The whole record, rendered from its JSON file: the UI's `record` entry is only its headline (the gates,
+    stages and checklist are tables there)."""
+    from pc_release.defs.pipeline.record import ReleaseRecord, render_markdown
+
+    path = Path(str(record.get("path", "")))
+    text = str(record.get("record", ""))
+    if record.get("path") and path.is_file():
+        text = render_markdown(ReleaseRecord.model_validate_json(path.read_text()))
     print("", file=out)
     print(f"release record (JSON: {record.get('path', '?')}):", file=out)
     print("", file=out)
-    print(str(record.get("record", "")).rstrip(), file=out)
+    print(text.rstrip(), file=out)
     print("", file=out, flush=True)
 
 

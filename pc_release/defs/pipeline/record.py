@@ -3,6 +3,7 @@ pipeline's final observation, rendered as JSON (beside the candidate env) and as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,14 +122,25 @@ class ReleaseRecord(BaseModel):
     notes: list[str]
 
 
+# A stage's status as a gate's outcome word: anything that is not a pass, a profile's choice, a skip or a cancel
+# (failed, missing, still waiting at the end) reads "failed".
+_STAGE_OUTCOMES = {
+    "passed": "passed",
+    "passed_with_warnings": "warning",
+    "not_run_by_profile": stage_rules.NOT_RUN_BY_PROFILE,
+    stage_rules.NOT_RUN_BY_PROFILE: stage_rules.NOT_RUN_BY_PROFILE,
+    "skipped": "skipped",
+    "canceled": "canceled",
+}
+
+
+def stage_outcome(status: str) -> str:
+    """The word the record's gate and stage tables show for a stage status."""
+    return _STAGE_OUTCOMES.get(status, "failed")
+
+
 def _stage_gate(stage: stage_rules.StageOutcome) -> GateRecord:
-    outcome = {
-        "passed": "passed",
-        "passed_with_warnings": "warning",
-        "not_run_by_profile": stage_rules.NOT_RUN_BY_PROFILE,
-        "skipped": "skipped",
-        "canceled": "canceled",
-    }.get(stage.status, "failed")
+    outcome = stage_outcome(stage.status)
     detail = gate_rules.stage_passed(stage).reason if outcome != "skipped" else "skipped after an earlier failure"
     return GateRecord(name=f"stage {stage.stage}", outcome=outcome, detail=detail)
 
@@ -255,7 +267,7 @@ def build_record(
 
 
 def render_markdown(record: ReleaseRecord) -> str:
-    """The record as the Dagster UI shows it."""
+    """The whole record as Markdown, as the demo prints it: headline, every gate, stage, runtime and checklist item."""
     lines = [
         f"## {record.status}: `{record.sha}`",
         "",
@@ -280,8 +292,7 @@ def render_markdown(record: ReleaseRecord) -> str:
         lines += ["", "### Downstream pipelines", ""] + [f"- {item}" for item in record.downstream_pipelines]
     lines += ["", "### Operator checklist", "", "| item | status | evidence |", "|---|---|---|"]
     lines += [f"| {c.item} | {c.status} | {_cell(c.evidence)} |" for c in record.checklist]
-    outside = [job for stage in record.stages for job in stage.ran_outside_profile]
-    notes = [*record.notes, *(f"ran although the profile/mode leaves it out: {job}" for job in outside)]
+    notes = record_notes(record)
     if notes:
         lines += ["", "### Notes", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -289,3 +300,129 @@ def render_markdown(record: ReleaseRecord) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def record_notes(record: ReleaseRecord) -> list[str]:
+    """The pipeline's notes, then each job that ran although the profile/mode leaves it out."""
+    outside = [job for stage in record.stages for job in stage.ran_outside_profile]
+    return [*record.notes, *(f"ran although the profile/mode leaves it out: {job}" for job in outside)]
+
+
+def _failed_parts(record: ReleaseRecord) -> list[str]:
+    """The gates (stages included) that failed, in the gate table's order."""
+    return [g.name for g in record.gates if g.outcome == "failed"]
+
+
+# Dagster shows a Markdown entry under 1000 characters inline, a longer one behind a dialog that opens focused on
+# its Close button below the text (the whole record opened scrolled to its end): the headline names at most this
+# many failed gates, the rest are the `gates` table's.
+HEADLINE_FAILED = 5
+
+
+def render_headline(record: ReleaseRecord) -> str:
+    """The record's `record` entry in the Dagster UI: a few lines, shown inline. The gates, stages, runtimes and
+    checklist are the record's tables beside it; the downstream pipelines and notes are lists."""
+    run = f"promotion run {record.promotion_run_id}" if record.promotion_run_id else "no promotion run recorded"
+    lines = [
+        f"## {record.status}: `{record.sha}`",
+        "",
+        f"- pipeline: [{record.pipeline_id}]({record.pipeline_url}) — {record.pipeline_status}",
+        f"- kind: {record.kind}; mode: {record.mode}; profile: {record.profile}; source ref: {record.source_ref}",
+        f"- operator: {record.operator or '(not recorded)'}; {run}",
+        f"- started: {record.started_at}; finished: {record.finished_at}",
+    ]
+    failed, notes = _failed_parts(record), record_notes(record)
+    if failed:
+        shown = failed[:HEADLINE_FAILED]
+        more_failed = f" and {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
+        lines.append(f"- failed: {', '.join(shown)}{more_failed}")
+    if record.transient_retry_reason:
+        lines.append(f"- retry of a failed SHA, stated transient: {record.transient_retry_reason}")
+    if record.not_run_by_profile:
+        lines.append(f"- {stage_rules.NOT_RUN_BY_PROFILE}: {', '.join(record.not_run_by_profile)}")
+    lines.append(f"- runtime image conformance: {record.runtime_image_conformance}")
+    lists = [name for name, items in (("downstream_pipelines", record.downstream_pipelines), ("notes", notes)) if items]
+    details = "- details: the tables `gates`, `stages`, `runtimes`, `checklist`"
+    lines.append(details + (f"; the lists {', '.join(f'`{name}`' for name in lists)}" if lists else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _table(columns: Sequence[tuple[str, str, str]], rows: Sequence[dict[str, Any]]) -> dg.TableMetadataValue:
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, type_, description=text) for name, type_, text in columns])
+    return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=schema)
+
+
+GATE_COLUMNS = (
+    ("gate", "string", "Promotion gates in the gate registry's order, then the stages and pipeline gates."),
+    ("outcome", "string", "passed, warning, failed, not evaluated, not checked, skipped, canceled, or not run."),
+    ("detail", "string", "Why: the gate's reason as it was evaluated."),
+)
+STAGE_COLUMNS = (
+    ("stage", "string", "The release stage, in pipeline order."),
+    ("title", "string", "What the stage does."),
+    ("outcome", "string", "passed, warning, failed, skipped, canceled, or not run by profile/mode."),
+    ("status", "string", "The stage status as the JSON record has it."),
+    ("duration_seconds", "number", "First job start to last job finish."),
+    ("jobs", "string", "Each job's GitLab status (earlier attempts in brackets)."),
+    ("hints", "string", "What to look at when the stage did not pass."),
+)
+RUNTIME_COLUMNS = (
+    ("runtime", "string", "The runtime image."),
+    ("outcome", "string", "published, publish failed, filtered, not run by profile/mode, or no publish job."),
+    ("digest", "string", "The sha256 digest the publish job reported."),
+    ("publish_job", "string", "The publish job."),
+    ("job_url", "string", "The publish job in GitLab."),
+)
+CHECKLIST_COLUMNS = (
+    ("item", "string", "The operator checklist, in the gate registry's order."),
+    ("status", "string", "proved, failed, warning, or not checked."),
+    ("evidence", "string", "The gates (or jobs) that proved it, or why nothing did."),
+)
+
+
+def _jobs(stage: StageRecord) -> str:
+    return ", ".join(
+        f"{j.name} {j.status}" + (f" [{', '.join(j.earlier_attempts)}]" if j.earlier_attempts else "")
+        for j in stage.jobs
+    )
+
+
+def record_tables(record: ReleaseRecord) -> dict[str, dg.TableMetadataValue]:
+    """The long parts of the record as tables: each row's outcome a word, so a failure reads "failed"."""
+    return {
+        "gates": _table(
+            GATE_COLUMNS, [{"gate": g.name, "outcome": g.outcome, "detail": g.detail} for g in record.gates]
+        ),
+        "stages": _table(
+            STAGE_COLUMNS,
+            [
+                {
+                    "stage": s.stage,
+                    "title": s.title,
+                    "outcome": stage_outcome(s.status),
+                    "status": s.status,
+                    "duration_seconds": s.duration_seconds,
+                    "jobs": _jobs(s),
+                    "hints": " ".join(s.hints),
+                }
+                for s in record.stages
+            ],
+        ),
+        "runtimes": _table(
+            RUNTIME_COLUMNS,
+            [
+                {
+                    "runtime": r.runtime,
+                    "outcome": r.outcome,
+                    "digest": r.digest or "",
+                    "publish_job": r.publish_job or "",
+                    "job_url": r.job_url or "",
+                }
+                for r in record.runtimes
+            ],
+        ),
+        "checklist": _table(
+            CHECKLIST_COLUMNS,
+            [{"item": c.item, "status": c.status, "evidence": c.evidence} for c in record.checklist],
+        ),
+    }

@@ -23,7 +23,9 @@ from pc_release.defs.pipeline.record import (
     ReleaseRecord,
     build_record,
     promotion_evidence,
-    render_markdown,
+    record_notes,
+    record_tables,
+    render_headline,
 )
 from pc_release.defs.pipeline.watch import (
     Observation,
@@ -194,7 +196,8 @@ def record_events(
     release_files: ReleaseFilesResource,
     cluster: ReleaseClusterResource,
 ) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
-    """The pipeline's one release record: JSON beside the candidate env, Markdown in the UI."""
+    """The pipeline's one release record: JSON beside the candidate env; in the UI a short Markdown headline and
+    tables of its gates, stages, runtimes and checklist."""
     note = NOT_CONFIGURED if not cluster.configured else "not checked: remote validation did not run"
     record = build_record(
         observation,
@@ -214,6 +217,11 @@ def record_events(
     if record.promotion_run_id:
         summary["promotion_run"] = dg.MetadataValue.dagster_run(record.promotion_run_id)
     row = history_row(record.model_dump(mode="json") | {"outcome": record.status}, record.recorded_at)
+    lists = {
+        name: dg.MetadataValue.json(items)
+        for name, items in (("downstream_pipelines", record.downstream_pipelines), ("notes", record_notes(record)))
+        if items
+    }
     materialization = dg.AssetMaterialization(
         asset_key="release_record",
         description=record_description(record),
@@ -221,11 +229,15 @@ def record_events(
         | events.pipeline_metadata(observation)
         | {
             "path": dg.MetadataValue.path(str(path)),
-            "record": dg.MetadataValue.md(render_markdown(record)),
+            "record": dg.MetadataValue.md(render_headline(record)),
+        }
+        | record_tables(record)
+        | {
             "history": release_history(context.instance, row),
             "digests": dg.MetadataValue.json({r.runtime: r.digest for r in record.runtimes if r.digest}),
             "not_run_by_profile": dg.MetadataValue.json(record.not_run_by_profile),
-        },
+        }
+        | lists,
     )
     return [materialization, check_evaluation(final, "release_record")]
 
