@@ -8,6 +8,8 @@ from typing import Any
 
 import dagster as dg
 
+from pc_release.defs.verdicts import plain_metadata
+
 RELEASE_RECORD = dg.AssetKey("release_record")
 HISTORY_ROWS = 20
 _COLUMNS = (
@@ -41,12 +43,6 @@ def history_row(metadata: dict[str, Any], recorded_at: datetime) -> dict[str, st
     }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dg.DagsterRunMetadataValue):
-        return value.run_id
-    return getattr(value, "value", value)
-
-
 def release_history(instance: dg.DagsterInstance, newest: dict[str, str]) -> dg.TableMetadataValue:
     """This record's row, then the rows of the records before it, newest first."""
     earlier = instance.fetch_materializations(RELEASE_RECORD, limit=HISTORY_ROWS - 1, ascending=False).records
@@ -55,6 +51,6 @@ def release_history(instance: dg.DagsterInstance, newest: dict[str, str]) -> dg.
         materialization = record.asset_materialization
         if materialization is None:
             continue
-        metadata = {key: _plain(value) for key, value in materialization.metadata.items()}
+        metadata = plain_metadata(materialization.metadata)
         rows.append(history_row(metadata, datetime.fromtimestamp(record.timestamp, UTC)))
     return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=HISTORY_SCHEMA)
