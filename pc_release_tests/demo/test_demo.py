@@ -231,8 +231,9 @@ def _wait_until_gone(text: str, timeout: float = 60.0) -> list[int]:
 
 
 @contextmanager
-def dagster_ui(demo: DemoSandbox, log: Path) -> Iterator[str]:
-    """`python -m pc_release.sandbox.demo ui` on the demo's sandbox until it says the UI is ready; SIGTERM after."""
+def dagster_ui(demo: DemoSandbox, log: Path, **extra_env: str) -> Iterator[str]:
+    """`python -m pc_release.sandbox.demo ui` on the demo's sandbox (with `extra_env` on top of the demo's
+    environment) until it says the UI is ready; SIGTERM after, and it must exit cleanly."""
     port = _free_port()
     with open(log, "w") as out:
         process = subprocess.Popen(
@@ -240,7 +241,7 @@ def dagster_ui(demo: DemoSandbox, log: Path) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=demo_env(),
+            env=demo_env(**extra_env),
             start_new_session=True,
         )
     try:

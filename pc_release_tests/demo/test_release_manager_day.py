@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from pc_release.resources.gitlab import GitLabResource
 from pc_release.sandbox.demo import PROJECT_PATH, Sandbox, push_new_master_commit, wait_for_master_ci
-from pc_release_tests.demo.conftest import DEMO, DemoSandbox, demo_env
-from pc_release_tests.demo.test_demo import CHROMIUM_ARGS, _free_port
+from pc_release_tests.demo.conftest import DemoSandbox
+from pc_release_tests.demo.test_demo import CHROMIUM_ARGS, dagster_ui
 
 LOCATION = "pc_release"
 # Read at import: the suite's autouse fixture clears every PC_RELEASE_* variable before a test runs.
@@ -39,32 +38,9 @@ RECORD_TIMEOUT = 300
 def release_manager_ui(demo: DemoSandbox, log: Path, token: str) -> Iterator[tuple[str, str]]:
     """`demo ui` with a token the test knows and the policy's skip-preflight variable set, as an operator with a
     noisy local environment would: the Launchpad then shows `skip_local_preflight: true` as the default."""
-    port = _free_port()
-    env = demo_env(PC_RELEASE_GITLAB_TOKEN=token, PLATFORM_CONTROL_SKIP_LOCAL_PREFLIGHT="true")
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [*DEMO, "ui", "--sandbox", str(demo.root), "--port", str(port), "--gitlab-port", "0"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while "Dagster UI ready at" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"demo ui did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with dagster_ui(demo, log, PC_RELEASE_GITLAB_TOKEN=token, PLATFORM_CONTROL_SKIP_LOCAL_PREFLIGHT="true") as url:
         gitlab_url = re.search(r"sandbox GitLab: (\S+)", log.read_text()).group(1)
-        yield f"http://127.0.0.1:{port}", gitlab_url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        yield url, gitlab_url
 
 
 class Shots:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pc_release.errors import InvalidInput
-from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionRequest
+from pc_release.models import BranchAccess, CommitInfo, PipelineInfo, PromotionRequest, Verdict
 from pc_release.policy import promotion as rules
 
 SHA = "a" * 40
@@ -419,3 +419,46 @@ def _pipeline(pipeline_id: int, sha: str, source: str = "api") -> PipelineInfo:
 def test_reusable_request_pipeline(newest_first, ids, before_push, reused):
     found = rules.reusable_request_pipeline(newest_first, SHA, "rid", lambda p: ids.get(p.id), before_push)
     assert (found.id if found else None) == reused
+
+
+@pytest.mark.parametrize(
+    ("candidate", "remote", "source", "pushed", "status"),
+    [
+        (SHA, SHA, SHA, SHA, "passed"),
+        (OTHER, SHA, SHA, SHA, "failed"),  # the candidate env was written from another SHA
+        (SHA, OTHER, SHA, SHA, "failed"),  # someone moved the remote branch after the push
+        (SHA, SHA, SHA, OTHER, "failed"),  # what was pushed is not the source
+        (None, SHA, SHA, SHA, "failed"),  # no candidate env
+        (SHA, None, SHA, SHA, "failed"),  # the remote branch is gone
+    ],
+)
+def test_candidate_matches_release_branch(candidate, remote, source, pushed, status):
+    verdict = rules.candidate_matches_release_branch(candidate, remote, source, pushed, "release/platform-control")
+    assert verdict.rule == rules.CANDIDATE_MATCHES
+    assert verdict.status == status
+    if status == "failed":
+        assert "do not trigger a deploy from this candidate" in verdict.reason
+
+
+def _refusal(rule: str) -> Verdict:
+    return Verdict(rule=rule, ok=False, reason=f"{rule} says no")
+
+
+@pytest.mark.parametrize(
+    ("refusals", "status", "refused_by"),
+    [
+        ([], "passed", None),
+        ([_refusal("web_fast_eligible")], "warning", ["web_fast_eligible"]),
+        (
+            [_refusal("reachable_from_master"), _refusal("failed_sha_retry")],
+            "warning",
+            ["reachable_from_master", "failed_sha_retry"],
+        ),
+    ],
+)
+def test_plan_would_proceed_is_a_warning_naming_every_refusing_gate(refusals, status, refused_by):
+    verdict = rules.plan_would_proceed(refusals)
+    assert verdict.status == status
+    assert verdict.evidence.get("refused_by") == refused_by
+    for rule in refused_by or []:
+        assert f"{rule} ({rule} says no)" in verdict.reason

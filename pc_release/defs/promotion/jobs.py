@@ -22,36 +22,37 @@ __all__ = ["PROMOTION_TAG", "promotion_jobs"]
 STEP_PROCESSES = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}}, name="multiprocess")
 
 
+PROMOTE_DESCRIPTION = (
+    "Release: promote one exact SHA that is already on master to release/platform-control, after green master CI on "
+    "that SHA, the local preflight (advisory unless required) and the readiness checks; then write the release "
+    "candidate and trigger its release pipeline, which release_pipeline_sensor follows to the release record."
+)
+DEV_TEST_DESCRIPTION = (
+    "NOT a release. The policy's bounded dev-test bypass, for a change that can only be validated on "
+    "platform-control hardware: requires a clean working tree, lets the SHA be outside master, skips the local "
+    "preflight unless required, force-promotes it and triggers a deploy-mode pipeline with "
+    "PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true and PLATFORM_CONTROL_DEV_TEST_DEPLOY=true. It does not "
+    "replace CI on master, never marks the change released, and the drift audit flags it until the normal "
+    "promote_release of a merged SHA follows."
+)
+
+
 def promotion_jobs(policy: ReleasePolicyResource) -> list[dg.UnresolvedAssetJobDefinition]:
     """Built with the code location: the Launchpad opens with the defaults the policy's variables put in force."""
-    return [promote_release_job(policy), dev_test_deploy_job(policy)]
+    return [
+        _promotion_job(PROMOTE_JOB, "release", PROMOTE_DESCRIPTION, policy, dev_test=False),
+        _promotion_job(DEV_TEST_JOB, "dev-test", DEV_TEST_DESCRIPTION, policy, dev_test=True),
+    ]
 
 
-def promote_release_job(policy: ReleasePolicyResource) -> dg.UnresolvedAssetJobDefinition:
+def _promotion_job(
+    name: str, kind: str, description: str, policy: ReleasePolicyResource, *, dev_test: bool
+) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        PROMOTE_JOB,
+        name,
         selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
-        tags={PROMOTION_TAG: "release"},
-        config=launchpad_defaults(policy, dev_test=False),
+        tags={PROMOTION_TAG: kind},
+        config=launchpad_defaults(policy, dev_test=dev_test),
         executor_def=STEP_PROCESSES,
-        description="Release: promote one exact SHA that is already on master to release/platform-control, after "
-        "green master CI on that SHA, the local preflight (advisory unless required) and the readiness checks; then "
-        "write the release candidate and trigger its release pipeline, which release_pipeline_sensor follows to the "
-        "release record.",
-    )
-
-
-def dev_test_deploy_job(policy: ReleasePolicyResource) -> dg.UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(
-        DEV_TEST_JOB,
-        selection=dg.AssetSelection.assets(*PROMOTION_ASSETS),
-        tags={PROMOTION_TAG: "dev-test"},
-        config=launchpad_defaults(policy, dev_test=True),
-        executor_def=STEP_PROCESSES,
-        description="NOT a release. The policy's bounded dev-test bypass, for a change that can only be validated on "
-        "platform-control hardware: requires a clean working tree, lets the SHA be outside master, skips the local "
-        "preflight unless required, force-promotes it and triggers a deploy-mode pipeline with "
-        "PLATFORM_CONTROL_ALLOW_RELEASE_BRANCH_DIVERGENCE=true and PLATFORM_CONTROL_DEV_TEST_DEPLOY=true. It does not "
-        "replace CI on master, never marks the change released, and the drift audit flags it until the normal "
-        "promote_release of a merged SHA follows.",
+        description=description,
     )
