@@ -9,7 +9,7 @@ import argparse
 import os
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 from pc_release.sandbox.gitlab_server import SandboxGitLab
@@ -55,9 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.origin / "HEAD").exists():
         print(f"--origin {args.origin} is not a git repository", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     server = SandboxGitLab(
         origin=args.origin,
         token=token,
@@ -70,12 +67,30 @@ def main(argv: list[str] | None = None) -> int:
         fail_master_ci=args.fail_master_ci,
     )
     server.start()
+    # The handler raises rather than setting a threading.Event: Event.set() from a signal handler deadlocks when
+    # the signal lands while the main thread holds the event's own lock inside Event.wait().
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop_serving)
     try:
         print(server.url, flush=True)
-        stop.wait()
+        while True:
+            # Not signal.pause(): a signal landing just before the pause would be handled only by the next one.
+            time.sleep(0.5)
+    except _StopServing:
+        pass
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt the shutdown
         server.stop()
     return 0
+
+
+class _StopServing(Exception):
+    """Raised by the SIGTERM/SIGINT handler to leave the serve loop."""
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    raise _StopServing
 
 
 if __name__ == "__main__":
