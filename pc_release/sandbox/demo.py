@@ -561,19 +561,24 @@ def tick_sensor(definitions: Any, instance: Any, cursor: str | None) -> tuple[li
 
 
 def _describe(event: Any) -> str | None:
-    """A progress line for a materialization the sensor reported (check evaluations go into the record)."""
+    """A progress line for a materialization or observation the sensor reported (check evaluations go into the
+    record). A release record that is not a release is an observation, never a materialization."""
     import dagster as dg
 
     from pc_release.defs.verdicts import plain_metadata
 
-    if not isinstance(event, dg.AssetMaterialization):
+    if isinstance(event, dg.AssetMaterialization):
+        verb = "materialized"
+    elif isinstance(event, dg.AssetObservation):
+        verb = "observed"
+    else:
         return None
     name = event.asset_key.to_user_string()
     if event.partition:
         name += f"[{event.partition}]"
     metadata = plain_metadata(event.metadata)
     status = metadata.get("stage_status") or metadata.get("status")
-    return f"  {SENSOR_NAME}: materialized {name}" + (f" ({status})" if status else "")
+    return f"  {SENSOR_NAME}: {verb} {name}" + (f" ({status})" if status else "")
 
 
 def follow_release_pipeline(

@@ -76,6 +76,11 @@ def materialized(result: dg.SensorResult) -> list[str]:
     ]
 
 
+def observed(result: dg.SensorResult) -> list[str]:
+    """Asset keys the tick reported as observations: the release record of a pipeline that did not release."""
+    return [event.asset_key.to_user_string() for event in result.asset_events if isinstance(event, dg.AssetObservation)]
+
+
 def evaluations(result: dg.SensorResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
     return {
         (event.asset_key.to_user_string(), event.check_name): event
@@ -85,13 +90,19 @@ def evaluations(result: dg.SensorResult) -> dict[tuple[str, str], dg.AssetCheckE
 
 
 def history(instance: dg.DagsterInstance, asset: str) -> list[dg.EventLogRecord]:
-    """Every materialization of an asset, oldest first."""
-    found = instance.fetch_materializations(dg.AssetKey(asset), limit=1000, ascending=True)
-    return list(found.records)
+    """Every report of an asset, materializations and observations (a release record that is not a release),
+    oldest first."""
+    key = dg.AssetKey(asset)
+    found = [
+        *instance.fetch_materializations(key, limit=1000, ascending=True).records,
+        *instance.fetch_observations(key, limit=1000, ascending=True).records,
+    ]
+    return sorted(found, key=lambda record: record.storage_id)
 
 
 def meta(record: dg.EventLogRecord) -> dict:
-    return {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()}
+    event = record.asset_materialization or record.asset_observation
+    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
 
 
 def green_master(server: SandboxGitLab, world: GitWorld) -> str:

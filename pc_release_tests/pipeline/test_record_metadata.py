@@ -24,8 +24,9 @@ HEADLINE_LINES = 15
 HEADLINE_CHARS = 1000
 
 
-def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization:
-    return history(instance, "release_record")[-1].asset_materialization
+def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization | dg.AssetObservation:
+    """The newest release record: a materialization if it was a release, else an observation."""
+    return history(instance, "release_record")[-1].asset_event
 
 
 def _rows(metadata, name: str) -> list[dict]:

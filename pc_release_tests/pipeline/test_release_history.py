@@ -9,8 +9,9 @@ from pc_release.defs.promotion.run_tags import operator_of
 from pc_release_tests.pipeline.harness import finish_stage, history, release, released
 
 
-def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization:
-    return history(instance, "release_record")[-1].asset_materialization
+def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization | dg.AssetObservation:
+    """The newest release record: a materialization if it was a release, else an observation."""
+    return history(instance, "release_record")[-1].asset_event
 
 
 def test_each_record_says_what_happened_and_lists_the_releases_before_it(platform, instance, driver):
@@ -23,6 +24,17 @@ def test_each_record_says_what_happened_and_lists_the_releases_before_it(platfor
         driver.tick()
 
     failed = _latest(instance)
+    # Only a release is a materialization: the failed one is an observation (no green tick in the asset's Events),
+    # the asset's latest materialization stays the release in force, and later ticks do not record it again.
+    assert isinstance(failed, dg.AssetObservation)
+    latest = instance.get_latest_materialization_event(dg.AssetKey("release_record")).asset_materialization
+    assert latest.metadata["sha"].value == good_sha and latest.metadata["outcome"].value == "released"
+    assert len(history(instance, "release_record")) == 2
+    contracts = history(instance, "contracts")[-1].asset_event
+    assert contracts.description.endswith(f": FAILED in pipeline {pid}")
+    driver.cursor = None  # a lost cursor: the sensor finds the failed pipeline again, and its observation
+    assert not [e for e in driver.tick().asset_events if e.asset_key == dg.AssetKey("release_record")]
+    assert len(history(instance, "release_record")) == 2
     assert failed.description.startswith(f"FAILED: release of {bad_sha} (mode full, profile standard) by ")
     assert str(pid) in failed.description and out.result.run_id in failed.description
     metadata = failed.metadata

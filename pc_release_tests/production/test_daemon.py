@@ -73,8 +73,14 @@ def run_of(instance, sha):
 
 
 def records(instance) -> dict[int, dict]:
-    found = instance.fetch_materializations(dg.AssetKey("release_record"), limit=100, ascending=True).records
-    metas = [{k: getattr(v, "value", v) for k, v in r.asset_materialization.metadata.items()} for r in found]
+    """Every release record by pipeline: materializations (releases) and observations (anything else)."""
+    key = dg.AssetKey("release_record")
+    found = [
+        *instance.fetch_materializations(key, limit=100).records,
+        *instance.fetch_observations(key, limit=100).records,
+    ]
+    found.sort(key=lambda record: record.storage_id)
+    metas = [{k: getattr(v, "value", v) for k, v in r.asset_event.metadata.items()} for r in found]
     return {int(meta["pipeline_id"]): meta for meta in metas}
 
 

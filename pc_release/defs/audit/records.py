@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pc_release.defs.pipeline.history import RecordedRelease, recorded_releases
 from pc_release.defs.pipeline.record import RECORD_FILE
 from pc_release.defs.verdicts import plain_metadata
 from pc_release.policy.audit import LastPromotion, dev_test_tip
@@ -38,18 +39,30 @@ def _promotion(sha: str | None, kind: str | None, at: datetime, source: str, url
     return LastPromotion(sha=sha, kind=_kind(kind), recorded_at=recorded_at, source=source, pipeline_url=url or None)
 
 
+def _newest(instance: dg.DagsterInstance, name: str) -> RecordedRelease | None:
+    """The newest report of `name`: for the release record, released (a materialization) or not (an observation)."""
+    if name == "release_record":
+        newest = recorded_releases(instance, 1)
+        return newest[0] if newest else None
+    for record in instance.fetch_materializations(dg.AssetKey(name), limit=1).records:
+        meta = plain_metadata(record.asset_materialization.metadata)
+        return RecordedRelease(record.storage_id, record.timestamp, record.run_id, True, meta)
+    return None
+
+
 def from_instance(instance: dg.DagsterInstance) -> list[LastPromotion]:
     found = []
     for name in RECORD_ASSETS:
-        event = instance.get_latest_materialization_event(dg.AssetKey(name))
-        if event is None or event.asset_materialization is None:
+        event = _newest(instance, name)
+        if event is None:
             continue
-        meta = plain_metadata(event.asset_materialization.metadata)
+        meta = event.metadata
+        kind = "materialization" if event.materialized else "observation"
         promotion = _promotion(
             _text(meta.get("sha")),
             _text(meta.get("kind")),
-            datetime.fromtimestamp(event.timestamp, UTC),
-            f"{name} materialization, " + (f"run {event.run_id[:8]}" if event.run_id else "reported by a sensor"),
+            event.recorded_at,
+            f"{name} {kind}, " + (f"run {event.run_id[:8]}" if event.run_id else "reported by a sensor"),
             _text(meta.get("pipeline_url")),
         )
         if promotion is not None:
@@ -123,16 +136,16 @@ def recorded_dev_test(instance: dg.DagsterInstance, files: ReleaseFilesResource,
 
 
 def last_outcome(instance: dg.DagsterInstance) -> tuple[int, LastOutcome] | None:
-    """(event storage id, outcome) of the newest promotion materialization: the id changes with every new one."""
-    newest: tuple[int, str, dg.EventLogRecord] | None = None
+    """(event storage id, outcome) of the newest promotion record: the id changes with every new one."""
+    newest: tuple[str, RecordedRelease] | None = None
     for name in RECORD_ASSETS:
-        for record in instance.fetch_materializations(dg.AssetKey(name), limit=1).records:
-            if newest is None or record.storage_id > newest[0]:
-                newest = (record.storage_id, name, record)
+        event = _newest(instance, name)
+        if event is not None and (newest is None or event.storage_id > newest[1].storage_id):
+            newest = (name, event)
     if newest is None:
         return None
-    storage_id, name, record = newest
-    meta = plain_metadata(record.asset_materialization.metadata)
+    name, event = newest
+    storage_id, meta = event.storage_id, event.metadata
     sha = _text(meta.get("sha"))
     if not sha:
         return None
@@ -140,6 +153,6 @@ def last_outcome(instance: dg.DagsterInstance) -> tuple[int, LastOutcome] | None
         sha=sha,
         kind=_text(meta.get("kind")) or "release",
         outcome=outcome_of(name, _text(meta.get("status"))),
-        recorded_at=datetime.fromtimestamp(record.timestamp, UTC),
+        recorded_at=event.recorded_at,
         pipeline_url=_text(meta.get("pipeline_url")),
     )

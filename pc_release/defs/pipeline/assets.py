@@ -39,7 +39,8 @@ release_record = dg.AssetSpec(
     kinds={"json"},
     description="The handoff of one release pipeline: SHA, pipeline URL, mode, profile, kind, every gate, "
     "per-runtime digests, final status and the operator checklist. Exactly one per pipeline, also written as "
-    "JSON beside the candidate env. Reported by release_pipeline_sensor when the pipeline ends.",
+    "JSON beside the candidate env. Reported by release_pipeline_sensor when the pipeline ends: a materialization "
+    "for a release, an observation for anything else (failed, canceled, dev-test), so only a release looks green.",
 )
 
 STAGE_ASSETS = (contracts, build_test, package, digest_fan_in, deployment, remote_validation)

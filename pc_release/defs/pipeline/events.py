@@ -73,9 +73,11 @@ def stage_materialization(
         metadata["failed_job_logs"] = dg.MetadataValue.md(_logs_markdown(failed_job_logs))
     if stage.stage == "digest_fan_in":
         metadata["digests"] = dg.MetadataValue.json(observation.digests())
+    # As on the release record: an outcome that is not a pass is in capitals, so it never reads as a success.
+    status = stage.status if stage.status.startswith("passed") else stage.status.upper()
     return dg.AssetMaterialization(
         asset_key=stage.stage,
-        description=f"{stage_rules.STAGE_TITLES[stage.stage]}: {stage.status} in pipeline {observation.pipeline.id}",
+        description=f"{stage_rules.STAGE_TITLES[stage.stage]}: {status} in pipeline {observation.pipeline.id}",
         metadata=metadata,
     )
 

@@ -1,8 +1,15 @@
 """The release record's history: one row per recorded release pipeline, newest first, so the record's page answers
-"what was released, when, by whom, and did it work" without opening each event."""
+"what was released, when, by whom, and did it work" without opening each event.
+
+Only a release is a materialization of `release_record`: a pipeline that failed, was canceled or was a dev-test
+is recorded as an observation of it, so the asset's Events list never shows a green tick for it and its latest
+materialization is always the release in force. Everything that reads the records back reads both, newest first,
+through `recorded_releases`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +35,52 @@ HISTORY_SCHEMA = dg.TableSchema(
 )
 
 
+RELEASED = "released"
+
+
+@dataclass(frozen=True)
+class RecordedRelease:
+    """One release record as the event log holds it: a materialization when it was released, else an observation."""
+
+    storage_id: int
+    timestamp: float
+    run_id: str
+    materialized: bool
+    metadata: dict[str, Any]
+
+    @property
+    def recorded_at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp, UTC)
+
+
+def record_event(
+    status: str, description: str, metadata: dict[str, Any]
+) -> dg.AssetMaterialization | dg.AssetObservation:
+    """The event a release record is reported as: a materialization only for a release."""
+    event_type = dg.AssetMaterialization if status == RELEASED else dg.AssetObservation
+    return event_type(asset_key=RELEASE_RECORD, description=description, metadata=metadata)
+
+
+def recorded_releases(instance: dg.DagsterInstance, limit: int) -> list[RecordedRelease]:
+    """The newest `limit` release records, released or not, newest first."""
+    found = []
+    for fetch in (instance.fetch_materializations, instance.fetch_observations):
+        for record in fetch(RELEASE_RECORD, limit=limit, ascending=False).records:
+            event = record.asset_materialization or record.asset_observation
+            if event is None:
+                continue
+            found.append(
+                RecordedRelease(
+                    storage_id=record.storage_id,
+                    timestamp=record.timestamp,
+                    run_id=record.run_id,
+                    materialized=record.asset_materialization is not None,
+                    metadata=plain_metadata(event.metadata),
+                )
+            )
+    return sorted(found, key=lambda r: r.storage_id, reverse=True)[:limit]
+
+
 def history_row(metadata: dict[str, Any], recorded_at: datetime) -> dict[str, str]:
     """One release as the table shows it, from a record's metadata (plain values)."""
     return {
@@ -45,12 +98,7 @@ def history_row(metadata: dict[str, Any], recorded_at: datetime) -> dict[str, st
 
 def release_history(instance: dg.DagsterInstance, newest: dict[str, str]) -> dg.TableMetadataValue:
     """This record's row, then the rows of the records before it, newest first."""
-    earlier = instance.fetch_materializations(RELEASE_RECORD, limit=HISTORY_ROWS - 1, ascending=False).records
     rows = [newest]
-    for record in earlier:
-        materialization = record.asset_materialization
-        if materialization is None:
-            continue
-        metadata = plain_metadata(materialization.metadata)
-        rows.append(history_row(metadata, datetime.fromtimestamp(record.timestamp, UTC)))
+    for earlier in recorded_releases(instance, HISTORY_ROWS - 1):
+        rows.append(history_row(earlier.metadata, earlier.recorded_at))
     return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=HISTORY_SCHEMA)

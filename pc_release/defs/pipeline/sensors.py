@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pc_release.defs.pipeline import events
 from pc_release.defs.pipeline.assets import PIPELINE_ASSETS, STAGE_ASSETS
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
-from pc_release.defs.pipeline.history import history_row, release_history
+from pc_release.defs.pipeline.history import history_row, record_event, recorded_releases, release_history
 from pc_release.defs.pipeline.partitions import runtime_partitions
 from pc_release.defs.pipeline.record import (
     RECORD_FILE,
@@ -43,7 +43,6 @@ from pc_release.resources.git import GitResource
 from pc_release.resources.gitlab import GitLabResource
 
 RELEASE_PIPELINE = dg.AssetKey("release_pipeline")
-RELEASE_RECORD = dg.AssetKey("release_record")
 # A fresh cursor looks this far back for pipelines that may still lack their record.
 COLD_START_WINDOW = 20
 # How many recorded pipeline ids the cursor remembers (re-runs of an old promotion re-materialize its pipeline).
@@ -125,7 +124,11 @@ def discover(instance: dg.DagsterInstance, cursor: SensorCursor) -> None:
         new[pipeline_id] = WatchedPipeline.from_release_pipeline(metadata, record.run_id)
     if not new:
         return
-    recorded = _latest_pipeline_ids(instance, RELEASE_RECORD, RECORDED_MEMORY)
+    recorded = {
+        int(r.metadata["pipeline_id"])
+        for r in recorded_releases(instance, RECORDED_MEMORY)
+        if "pipeline_id" in r.metadata
+    }
     for pipeline_id, watched in new.items():
         if pipeline_id in recorded:
             cursor.mark_recorded(pipeline_id)
@@ -195,7 +198,7 @@ def record_events(
     observation: Observation,
     release_files: ReleaseFilesResource,
     cluster: ReleaseClusterResource,
-) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+) -> list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation]:
     """The pipeline's one release record: JSON beside the candidate env; in the UI a short Markdown headline and
     tables of its gates, stages, runtimes and checklist."""
     note = NOT_CONFIGURED if not cluster.configured else "not checked: remote validation did not run"
@@ -222,10 +225,10 @@ def record_events(
         for name, items in (("downstream_pipelines", record.downstream_pipelines), ("notes", record_notes(record)))
         if items
     }
-    materialization = dg.AssetMaterialization(
-        asset_key="release_record",
-        description=record_description(record),
-        metadata=summary
+    event = record_event(
+        record.status,
+        record_description(record),
+        summary
         | events.pipeline_metadata(observation)
         | {
             "path": dg.MetadataValue.path(str(path)),
@@ -239,7 +242,7 @@ def record_events(
         }
         | lists,
     )
-    return [materialization, check_evaluation(final, "release_record")]
+    return [event, check_evaluation(final, "release_record")]
 
 
 def record_description(record: ReleaseRecord) -> str:
@@ -265,7 +268,7 @@ def _tick(
     if not cursor.pipelines:
         return dg.SensorResult(skip_reason="no release pipeline in flight", cursor=cursor.dump())
     clone = git.clone()
-    asset_events: list[dg.AssetMaterialization | dg.AssetCheckEvaluation] = []
+    asset_events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
     runtimes: set[str] = set()
     for watched in list(cursor.pipelines.values()):
         try:
