@@ -46,8 +46,8 @@ def release_manager_ui(demo: DemoSandbox, log: Path, token: str) -> Iterator[tup
 class Shots:
     """Screenshots in the order taken, named by step; copied to $PC_RELEASE_ARTIFACTS when set."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.taken = folder, []
+    def __init__(self, folder: Path, artifacts: str = "release-manager-day") -> None:
+        self.folder, self.taken, self.artifacts = folder, [], artifacts
         self.page: Page | None = None
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -58,7 +58,7 @@ class Shots:
 
     def publish(self) -> None:
         if ARTIFACTS:
-            target = Path(ARTIFACTS, "release-manager-day")
+            target = Path(ARTIFACTS, self.artifacts)
             target.mkdir(parents=True, exist_ok=True)
             for path in self.taken:
                 shutil.copy2(path, target / path.name)
