@@ -40,7 +40,7 @@ release_record = dg.AssetSpec(
     description="The handoff of one release pipeline: SHA, pipeline URL, mode, profile, kind, every gate, "
     "per-runtime digests, final status and the operator checklist. Exactly one per pipeline, also written as "
     "JSON beside the candidate env. Reported by release_pipeline_sensor when the pipeline ends: a materialization "
-    "for a release, an observation for anything else (failed, canceled, dev-test), so only a release looks green.",
+    "for a release, an observation for anything else (failed, canceled, dev-test): only a release is materialized.",
 )
 
 STAGE_ASSETS = (contracts, build_test, package, digest_fan_in, deployment, remote_validation)
