@@ -164,3 +164,23 @@ def released(world: GitWorld, server: SandboxGitLab, instance: dg.DagsterInstanc
     (record,) = [meta(r) for r in history(instance, "release_record") if meta(r)["pipeline_id"] == pid]
     assert record["status"] == "released"
     return out.candidate["PLATFORM_CONTROL_RELEASE_SHA"]
+
+
+@dataclass(frozen=True)
+class FailedAfterRelease:
+    good_sha: str  # released first: the release in force
+    bad_sha: str  # promoted next; its pipeline failed in contracts
+    pipeline_id: int
+    run_id: str  # the failed one's promotion run
+
+
+def failed_after_release(
+    world: GitWorld, server: SandboxGitLab, instance: dg.DagsterInstance, driver: SensorDriver
+) -> FailedAfterRelease:
+    """A release, then a promotion whose pipeline fails in contracts, both recorded by the sensor."""
+    good_sha = released(world, server, instance, driver)
+    pid, out = release(world, server, instance)
+    finish_stage(server, pid, "contracts", status="failed")
+    for _ in range(3):
+        driver.tick()
+    return FailedAfterRelease(good_sha, out.candidate["PLATFORM_CONTROL_RELEASE_SHA"], pid, out.result.run_id)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from pc_release_tests.conftest import TOKEN, _wait_for
 from pc_release_tests.demo.test_demo import CHROMIUM_ARGS
 from pc_release_tests.demo.test_release_manager_day import Shots
-from pc_release_tests.pipeline.harness import dist_dir, finish_stage, release, released
+from pc_release_tests.pipeline.harness import dist_dir, failed_after_release
 from pc_release_tests.production.daemon import base_env, running_webserver
 from pc_release_tests.promotion_harness import PROJECT
 
@@ -20,12 +20,8 @@ from pc_release_tests.promotion_harness import PROJECT
 @pytest.mark.timeout(300)
 def test_a_failed_release_reads_failed_in_the_dagster_ui(platform, instance, driver, tmp_path: Path) -> None:
     world, server = platform
-    good_sha = released(world, server, instance, driver)
-    pid, out = release(world, server, instance)
-    bad_sha = out.candidate["PLATFORM_CONTROL_RELEASE_SHA"]
-    finish_stage(server, pid, "contracts", status="failed")
-    for _ in range(3):
-        driver.tick()
+    case = failed_after_release(world, server, instance, driver)
+    good_sha, bad_sha, pid = case.good_sha, case.bad_sha, case.pipeline_id
 
     env = base_env() | {
         "PC_RELEASE_REPO_PATH": str(world.clone),

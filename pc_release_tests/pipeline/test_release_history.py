@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from pc_release.defs.promotion.run_tags import operator_of
-from pc_release_tests.pipeline.harness import finish_stage, history, release, released
+from pc_release_tests.pipeline.harness import failed_after_release, history, release
 
 
 def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization | dg.AssetObservation:
@@ -16,12 +16,8 @@ def _latest(instance: dg.DagsterInstance) -> dg.AssetMaterialization | dg.AssetO
 
 def test_each_record_says_what_happened_and_lists_the_releases_before_it(platform, instance, driver):
     world, server = platform
-    good_sha = released(world, server, instance, driver)
-    pid, out = release(world, server, instance)
-    bad_sha = out.candidate["PLATFORM_CONTROL_RELEASE_SHA"]
-    finish_stage(server, pid, "contracts", status="failed")
-    for _ in range(3):
-        driver.tick()
+    case = failed_after_release(world, server, instance, driver)
+    good_sha, bad_sha, pid, run_id = case.good_sha, case.bad_sha, case.pipeline_id, case.run_id
 
     failed = _latest(instance)
     # Only a release is a materialization: the failed one is an observation (no green tick in the asset's Events),
@@ -36,21 +32,21 @@ def test_each_record_says_what_happened_and_lists_the_releases_before_it(platfor
     assert not [e for e in driver.tick().asset_events if e.asset_key == dg.AssetKey("release_record")]
     assert len(history(instance, "release_record")) == 2
     assert failed.description.startswith(f"FAILED: release of {bad_sha} (mode full, profile standard) by ")
-    assert str(pid) in failed.description and out.result.run_id in failed.description
+    assert str(pid) in failed.description and run_id in failed.description
     metadata = failed.metadata
     assert metadata["outcome"].value == "failed"
     assert metadata["sha"].value == bad_sha
     assert metadata["mode"].value == "full" and metadata["profile"].value == "standard"
     assert metadata["operator"].value == "not recorded"  # executed in-process, not by the CLI, a sensor or the UI
     assert isinstance(metadata["pipeline_url"], dg.UrlMetadataValue)
-    assert metadata["promotion_run"] == dg.MetadataValue.dagster_run(out.result.run_id)
+    assert metadata["promotion_run"] == dg.MetadataValue.dagster_run(run_id)
 
     table = metadata["history"]
     assert isinstance(table, dg.TableMetadataValue)
     assert [column.name for column in table.schema.columns][:3] == ["recorded_at", "outcome", "sha"]
     rows = [record.data for record in table.records]
     assert [(row["outcome"], row["sha"]) for row in rows[:2]] == [("failed", bad_sha), ("released", good_sha)]
-    assert rows[0]["promotion_run"] == out.result.run_id
+    assert rows[0]["promotion_run"] == run_id
     assert rows[0]["pipeline_url"].endswith(f"/-/pipelines/{pid}")
     assert rows[1]["promotion_run"] != "(none)"
 
