@@ -432,3 +432,31 @@ def test_downstream_pipelines_followed_only_when_a_child_of_this_project(downstr
         assert listed == []
     else:
         assert len(listed) == 1 and named in listed[0] and "deploy-child" in listed[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "release"),
+    [
+        ("released", True),
+        ("not released", False),
+        ("failed", False),
+        ("canceled", False),
+        ("dev-test, not released", False),
+    ],
+)
+def test_only_a_record_that_says_released_is_a_release(status, release):
+    assert record_rules.is_release(status) is release
+
+
+@pytest.mark.parametrize(
+    ("outcome", "ok", "words"),
+    [
+        ("released", True, "released"),
+        ("passed_with_warnings", True, "passed_with_warnings"),
+        ("failed", False, "FAILED"),
+        ("canceled", False, "CANCELED"),
+        ("dev-test, not released", False, "DEV-TEST, NOT RELEASED"),
+    ],
+)
+def test_an_outcome_that_is_not_a_success_is_said_in_capitals(outcome, ok, words):
+    assert record_rules.outcome_words(outcome, ok) == words

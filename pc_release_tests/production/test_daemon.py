@@ -17,6 +17,7 @@ import pytest
 from pc_release.defs.pipeline.record import RECORD_FILE
 from pc_release.sandbox.gitlab_server import SandboxGitLab
 from pc_release_tests.conftest import TOKEN, _wait_for
+from pc_release_tests.pipeline.harness import history, meta
 from pc_release_tests.production.daemon import (
     base_env,
     fresh_database,
@@ -74,14 +75,7 @@ def run_of(instance, sha):
 
 def records(instance) -> dict[int, dict]:
     """Every release record by pipeline: materializations (releases) and observations (anything else)."""
-    key = dg.AssetKey("release_record")
-    found = [
-        *instance.fetch_materializations(key, limit=100).records,
-        *instance.fetch_observations(key, limit=100).records,
-    ]
-    found.sort(key=lambda record: record.storage_id)
-    metas = [{k: getattr(v, "value", v) for k, v in r.asset_event.metadata.items()} for r in found]
-    return {int(meta["pipeline_id"]): meta for meta in metas}
+    return {int(meta(record)["pipeline_id"]): meta(record) for record in history(instance, "release_record")}
 
 
 @pytest.fixture
@@ -178,7 +172,7 @@ def test_the_daemon_promotes_each_green_master_head_once_through_the_queue(daemo
     for pipeline in pipelines:
         server.set_all_jobs_status(pipeline["id"], "success")
     written = wait_for(lambda: len(records(instance)) == 2 and records(instance), timeout=STEP_TIMEOUT, interval=0.5)
-    assert {pid: meta["sha"] for pid, meta in written.items()} == {p["id"]: p["sha"] for p in pipelines}
+    assert {pid: record["sha"] for pid, record in written.items()} == {p["id"]: p["sha"] for p in pipelines}
     for pipeline in pipelines:
         assert (tmp_path / "dist" / RECORD_FILE.format(pipeline_id=pipeline["id"])).exists()
 

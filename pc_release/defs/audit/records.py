@@ -9,9 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pc_release.defs.pipeline.history import RecordedRelease, recorded_releases
+from pc_release.defs.pipeline.history import AssetReport, newest_report
 from pc_release.defs.pipeline.record import RECORD_FILE
-from pc_release.defs.verdicts import plain_metadata
 from pc_release.policy.audit import LastPromotion, dev_test_tip
 from pc_release.policy.promotion import FULL_SHA
 from pc_release.policy.release_state import LastOutcome, outcome_of
@@ -39,21 +38,10 @@ def _promotion(sha: str | None, kind: str | None, at: datetime, source: str, url
     return LastPromotion(sha=sha, kind=_kind(kind), recorded_at=recorded_at, source=source, pipeline_url=url or None)
 
 
-def _newest(instance: dg.DagsterInstance, name: str) -> RecordedRelease | None:
-    """The newest report of `name`: for the release record, released (a materialization) or not (an observation)."""
-    if name == "release_record":
-        newest = recorded_releases(instance, 1)
-        return newest[0] if newest else None
-    for record in instance.fetch_materializations(dg.AssetKey(name), limit=1).records:
-        meta = plain_metadata(record.asset_materialization.metadata)
-        return RecordedRelease(record.storage_id, record.timestamp, record.run_id, True, meta)
-    return None
-
-
 def from_instance(instance: dg.DagsterInstance) -> list[LastPromotion]:
     found = []
     for name in RECORD_ASSETS:
-        event = _newest(instance, name)
+        event = newest_report(instance, dg.AssetKey(name))
         if event is None:
             continue
         meta = event.metadata
@@ -137,9 +125,9 @@ def recorded_dev_test(instance: dg.DagsterInstance, files: ReleaseFilesResource,
 
 def last_outcome(instance: dg.DagsterInstance) -> tuple[int, LastOutcome] | None:
     """(event storage id, outcome) of the newest promotion record: the id changes with every new one."""
-    newest: tuple[str, RecordedRelease] | None = None
+    newest: tuple[str, AssetReport] | None = None
     for name in RECORD_ASSETS:
-        event = _newest(instance, name)
+        event = newest_report(instance, dg.AssetKey(name))
         if event is not None and (newest is None or event.storage_id > newest[1].storage_id):
             newest = (name, event)
     if newest is None:

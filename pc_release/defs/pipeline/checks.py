@@ -9,10 +9,10 @@ import dagster as dg
 
 from pc_release.defs.gates import asset_check_args
 from pc_release.defs.pipeline.cluster import NOT_CONFIGURED, ReleaseClusterResource
-from pc_release.defs.pipeline.history import RELEASE_RECORD, recorded_releases
+from pc_release.defs.pipeline.history import newest_report
 from pc_release.defs.pipeline.watch import WatchedPipeline, final_verdict, observe, read_new_digests, stage_verdicts
 from pc_release.defs.promotion.refusal import refusals_as_failures
-from pc_release.defs.verdicts import check_result, plain_metadata
+from pc_release.defs.verdicts import check_result
 from pc_release.errors import GitLabError
 from pc_release.models import SourceCommit, Verdict
 from pc_release.policy import promotion as promotion_rules
@@ -67,16 +67,6 @@ CHECK_SPECS = [
 ]
 
 
-def _latest_metadata(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> dict:
-    """The newest report of `asset_key`: for the release record, released or not (a failure is an observation)."""
-    if asset_key == RELEASE_RECORD:
-        newest = recorded_releases(instance, 1)
-        return newest[0].metadata if newest else {}
-    latest = instance.get_latest_materialization_event(asset_key)
-    materialization = latest.asset_materialization if latest else None
-    return plain_metadata(materialization.metadata) if materialization else {}
-
-
 def _verdict(
     instance: dg.DagsterInstance,
     key: dg.AssetCheckKey,
@@ -85,7 +75,8 @@ def _verdict(
     cluster: ReleaseClusterResource,
 ) -> Verdict:
     asset = key.asset_key.to_user_string()
-    meta = _latest_metadata(instance, key.asset_key)
+    latest = newest_report(instance, key.asset_key)
+    meta = latest.metadata if latest else {}
     if "pipeline_id" not in meta:
         return Verdict(rule=key.name, status="not_evaluated", reason=f"{asset} has no reported pipeline to check")
     watched = WatchedPipeline(

@@ -10,6 +10,7 @@ import dagster as dg
 
 from pc_release.defs.pipeline.watch import Observation
 from pc_release.policy.pipeline import stages as stage_rules
+from pc_release.policy.pipeline.record import outcome_words
 
 
 def pipeline_metadata(observation: Observation) -> dict[str, Any]:
@@ -73,8 +74,7 @@ def stage_materialization(
         metadata["failed_job_logs"] = dg.MetadataValue.md(_logs_markdown(failed_job_logs))
     if stage.stage == "digest_fan_in":
         metadata["digests"] = dg.MetadataValue.json(observation.digests())
-    # As on the release record: an outcome that is not a pass is in capitals, so it never reads as a success.
-    status = stage.status if stage.status.startswith("passed") else stage.status.upper()
+    status = outcome_words(stage.status, stage.ok)
     return dg.AssetMaterialization(
         asset_key=stage.stage,
         description=f"{stage_rules.STAGE_TITLES[stage.stage]}: {status} in pipeline {observation.pipeline.id}",

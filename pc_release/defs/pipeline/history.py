@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from pc_release.defs.verdicts import plain_metadata
+from pc_release.policy.pipeline.record import is_release
 
 RELEASE_RECORD = dg.AssetKey("release_record")
 HISTORY_ROWS = 20
@@ -35,12 +36,9 @@ HISTORY_SCHEMA = dg.TableSchema(
 )
 
 
-RELEASED = "released"
-
-
 @dataclass(frozen=True)
-class RecordedRelease:
-    """One release record as the event log holds it: a materialization when it was released, else an observation."""
+class AssetReport:
+    """One materialization or observation as the event log holds it, its metadata as plain values."""
 
     storage_id: int
     timestamp: float
@@ -52,33 +50,44 @@ class RecordedRelease:
     def recorded_at(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp, UTC)
 
+    @classmethod
+    def of(cls, record: dg.EventLogRecord) -> AssetReport:
+        event = record.asset_materialization or record.asset_observation
+        return cls(
+            storage_id=record.storage_id,
+            timestamp=record.timestamp,
+            run_id=record.run_id,
+            materialized=record.asset_materialization is not None,
+            metadata=plain_metadata(event.metadata) if event else {},
+        )
+
 
 def record_event(
     status: str, description: str, metadata: dict[str, Any]
 ) -> dg.AssetMaterialization | dg.AssetObservation:
     """The event a release record is reported as: a materialization only for a release."""
-    event_type = dg.AssetMaterialization if status == RELEASED else dg.AssetObservation
+    event_type = dg.AssetMaterialization if is_release(status) else dg.AssetObservation
     return event_type(asset_key=RELEASE_RECORD, description=description, metadata=metadata)
 
 
-def recorded_releases(instance: dg.DagsterInstance, limit: int) -> list[RecordedRelease]:
+def recorded_releases(instance: dg.DagsterInstance, limit: int) -> list[AssetReport]:
     """The newest `limit` release records, released or not, newest first."""
-    found = []
-    for fetch in (instance.fetch_materializations, instance.fetch_observations):
-        for record in fetch(RELEASE_RECORD, limit=limit, ascending=False).records:
-            event = record.asset_materialization or record.asset_observation
-            if event is None:
-                continue
-            found.append(
-                RecordedRelease(
-                    storage_id=record.storage_id,
-                    timestamp=record.timestamp,
-                    run_id=record.run_id,
-                    materialized=record.asset_materialization is not None,
-                    metadata=plain_metadata(event.metadata),
-                )
-            )
-    return sorted(found, key=lambda r: r.storage_id, reverse=True)[:limit]
+    found = [
+        AssetReport.of(record)
+        for fetch in (instance.fetch_materializations, instance.fetch_observations)
+        for record in fetch(RELEASE_RECORD, limit=limit, ascending=False).records
+    ]
+    return sorted(found, key=lambda report: report.storage_id, reverse=True)[:limit]
+
+
+def newest_report(instance: dg.DagsterInstance, key: dg.AssetKey) -> AssetReport | None:
+    """The newest report of `key`: for the release record, released or not; for any other asset, whose reports
+    are all materializations, its latest materialization."""
+    if key == RELEASE_RECORD:
+        newest = recorded_releases(instance, 1)
+    else:
+        newest = [AssetReport.of(record) for record in instance.fetch_materializations(key, limit=1).records]
+    return newest[0] if newest else None
 
 
 def history_row(metadata: dict[str, Any], recorded_at: datetime) -> dict[str, str]:

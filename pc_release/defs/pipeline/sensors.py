@@ -37,6 +37,7 @@ from pc_release.defs.pipeline.watch import (
 )
 from pc_release.defs.verdicts import check_evaluation, plain_metadata
 from pc_release.errors import GitLabError
+from pc_release.policy.pipeline.record import is_release, outcome_words
 from pc_release.policy.pipeline.stages import StageOutcome
 from pc_release.resources.files import ReleaseFilesResource
 from pc_release.resources.git import GitResource
@@ -247,7 +248,7 @@ def record_events(
 
 def record_description(record: ReleaseRecord) -> str:
     """The event's one line: the outcome first, in capitals unless released, so a failure never reads as success."""
-    outcome = record.status if record.status == "released" else record.status.upper()
+    outcome = outcome_words(record.status, is_release(record.status))
     run = f"promotion run {record.promotion_run_id}" if record.promotion_run_id else "no promotion run recorded"
     return (
         f"{outcome}: {record.kind} of {record.sha} (mode {record.mode}, profile {record.profile}) by "

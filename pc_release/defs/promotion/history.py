@@ -14,11 +14,11 @@ from pathlib import Path
 import dagster as dg
 
 from pc_release.defs.audit.records import record_files
+from pc_release.policy.pipeline.record import RELEASED
 from pc_release.policy.promotion import FULL_SHA
 from pc_release.reporting import plain_metadata
 from pc_release.resources.files import ReleaseFilesResource
 
-RELEASED = "released"
 # Metadata key on source_commit: the release branch as read before this request pushed anything.
 BRANCH_BEFORE = "release_branch_before"
 # How far back the instance is searched; older releases are found in the dist dir's record files.

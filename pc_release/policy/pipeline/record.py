@@ -26,6 +26,19 @@ class ChecklistItem(Record):
 
 
 RecordStatus = Literal["released", "not released", "failed", "canceled", "dev-test, not released"]
+RELEASED: RecordStatus = "released"
+
+
+def is_release(status: str) -> bool:
+    """Only a record that says released stands for a release: Dagster materializes it; anything else (failed,
+    canceled, not released, a dev-test) is reported as an observation and never replaces the release in force."""
+    return status == RELEASED
+
+
+def outcome_words(outcome: str, ok: bool) -> str:
+    """An outcome as a one-line event description says it: in capitals unless it is a success, so a failure
+    never reads as one."""
+    return outcome if ok else outcome.upper()
 
 
 def record_status(
